@@ -1,0 +1,120 @@
+//! Application state and the server: `App::bind` opens the database, binds
+//! the listener and picks the storage backend; `run` serves until stopped.
+
+use crate::config::{Config, StorageKind};
+use crate::db::{self, Pool};
+use crate::routes;
+use crate::storage::{self, FileStore, links::LinkSigner, local::LocalStore};
+use rouille::{Request, Response, Server};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+/// What every handler gets.
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub pool: Pool,
+    pub storage: Arc<dyn FileStore>,
+    /// The local backend, when it is the one in use (it serves `/v1/files/`).
+    pub local: Option<Arc<LocalStore>>,
+    /// Base URL of this server as clients reach it.
+    pub public_url: String,
+}
+
+type Handler = Box<dyn Fn(&Request) -> Response + Send + Sync>;
+
+/// A bound, not yet running server and its state.
+pub struct App {
+    server: Server<Handler>,
+    pub state: Arc<AppState>,
+}
+
+impl App {
+    /// Opens the database (applying the schema), binds `config.listen` and
+    /// sets up storage.
+    pub fn bind(config: Config) -> anyhow::Result<App> {
+        config.validate()?;
+        let pool_size = (config.http_threads + config.workers + 2) as u32;
+        let pool = db::open_pool(&config.db_path, pool_size)?;
+        let cell: Arc<OnceLock<Arc<AppState>>> = Arc::new(OnceLock::new());
+        let handler_cell = Arc::clone(&cell);
+        let handler: Handler = Box::new(move |req| match handler_cell.get() {
+            Some(state) => routes::handle(req, state),
+            None => crate::error::message_response(503, "Starting up"),
+        });
+        let server = Server::new(&config.listen, handler)
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?
+            .pool_size(config.http_threads);
+        let public_url = config
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", server.server_addr()))
+            .trim_end_matches('/')
+            .to_string();
+        let (storage, local): (Arc<dyn FileStore>, _) = match config.storage {
+            StorageKind::Local => {
+                let signer = LinkSigner::new(config.secret.expose());
+                let local = Arc::new(LocalStore::new(config.files_dir(), &public_url, signer)?);
+                (local.clone(), Some(local))
+            }
+            StorageKind::S3 => (storage::from_config(&config, &public_url)?, None),
+        };
+        let state = Arc::new(AppState {
+            config: Arc::new(config),
+            pool,
+            storage,
+            local,
+            public_url,
+        });
+        let _ = cell.set(Arc::clone(&state));
+        Ok(App { server, state })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.server.server_addr()
+    }
+
+    /// Serves until `stop` is set, then waits for requests in flight.
+    pub fn run(self, stop: &AtomicBool) {
+        while !stop.load(Ordering::SeqCst) {
+            self.server.poll_timeout(Duration::from_millis(200));
+        }
+        self.server.join();
+    }
+
+    /// Serves on a background thread; dropping the handle stops the server.
+    pub fn spawn(self) -> RunningApp {
+        let addr = self.addr();
+        let state = Arc::clone(&self.state);
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&stop);
+        let thread = std::thread::Builder::new()
+            .name("http".into())
+            .spawn(move || self.run(&flag))
+            .expect("cannot start the server thread");
+        RunningApp {
+            addr,
+            state,
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+/// A server running on a background thread (used by tests and tools).
+pub struct RunningApp {
+    pub addr: SocketAddr,
+    pub state: Arc<AppState>,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for RunningApp {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}

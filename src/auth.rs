@@ -1,0 +1,185 @@
+//! Session tokens (HS256 JWTs), passwords, and the guard protected routes
+//! start with.
+
+use crate::app::AppState;
+use crate::config::Secret;
+use crate::db::{tokens, users};
+use crate::error::AppError;
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use rouille::Request;
+use serde::{Deserialize, Serialize};
+
+/// Issuer of session tokens; other token purposes would get their own.
+pub const SESSION_ISSUER: &str = "broker-lite";
+/// Longest token accepted; anything larger is refused before decoding.
+pub const MAX_TOKEN_LEN: usize = 2048;
+
+/// Claims of a session token.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Claims {
+    /// The user id, as a string (JWT `sub`).
+    pub sub: String,
+    pub exp: u64,
+    pub iat: u64,
+    pub jti: String,
+    pub iss: String,
+}
+
+/// Random bytes as lowercase hex.
+pub fn random_hex(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    // The OS random source does not fail on supported platforms.
+    getrandom::fill(&mut buf).expect("the OS random source failed");
+    hex::encode(buf)
+}
+
+/// Mints a session token for a user, valid for `ttl_secs`.
+pub fn mint_token(
+    secret: &Secret,
+    user_id: i64,
+    ttl_secs: u64,
+) -> anyhow::Result<(String, Claims)> {
+    let now = jsonwebtoken::get_current_timestamp();
+    let claims = Claims {
+        sub: user_id.to_string(),
+        exp: now + ttl_secs,
+        iat: now,
+        jti: random_hex(16),
+        iss: SESSION_ISSUER.into(),
+    };
+    let token = jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        &claims,
+        &EncodingKey::from_secret(secret.expose().as_bytes()),
+    )?;
+    Ok((token, claims))
+}
+
+/// Decodes a session token: HS256 only, `exp`, `sub` and `iss` required,
+/// `exp` enforced with no leeway.
+pub fn decode_token(secret: &Secret, token: &str) -> Result<Claims, jsonwebtoken::errors::Error> {
+    if token.len() > MAX_TOKEN_LEN {
+        return Err(jsonwebtoken::errors::ErrorKind::InvalidToken.into());
+    }
+    let mut validation = Validation::new(Algorithm::HS256);
+    validation.leeway = 0;
+    validation.set_required_spec_claims(&["exp", "sub", "iss"]);
+    validation.set_issuer(&[SESSION_ISSUER]);
+    let key = DecodingKey::from_secret(secret.expose().as_bytes());
+    jsonwebtoken::decode::<Claims>(token, &key, &validation).map(|data| data.claims)
+}
+
+/// The token a request carries: `x-session-id`, else `Authorization: Bearer`.
+pub fn request_token(req: &Request) -> Option<&str> {
+    if let Some(token) = req
+        .header("x-session-id")
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+    {
+        return Some(token);
+    }
+    let auth = req.header("Authorization")?.trim();
+    let (scheme, token) = auth.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
+}
+
+/// A logged-in user with their affiliations.
+#[derive(Debug, Clone)]
+pub struct CurrentUser {
+    pub user: users::User,
+    pub affiliations: Vec<users::Affiliation>,
+    pub claims: Claims,
+}
+
+/// Checks the request's token and loads its user; 401 otherwise. The reason
+/// is logged at debug level, never the token.
+pub fn require_user(req: &Request, st: &AppState) -> Result<CurrentUser, AppError> {
+    let token = request_token(req).ok_or(AppError::Unauthorized)?;
+    let claims = decode_token(&st.config.secret, token).map_err(|e| {
+        log::debug!("session token refused: {:?}", e.kind());
+        AppError::Unauthorized
+    })?;
+    let user_id: i64 = claims.sub.parse().map_err(|_| AppError::Unauthorized)?;
+    let conn = st.pool.get()?;
+    if tokens::is_revoked(&conn, &claims.jti)? {
+        log::debug!("session token refused: revoked");
+        return Err(AppError::Unauthorized);
+    }
+    let user = users::find_user_by_id(&conn, user_id)?.ok_or_else(|| {
+        log::debug!("session token refused: unknown user");
+        AppError::Unauthorized
+    })?;
+    let affiliations = users::find_affiliations(&conn, user_id)?;
+    Ok(CurrentUser {
+        user,
+        affiliations,
+        claims,
+    })
+}
+
+fn argon2() -> Argon2<'static> {
+    Argon2::default()
+}
+
+/// Hashes a password (Argon2id, PHC string).
+pub fn hash_password(password: &str) -> anyhow::Result<String> {
+    let salt = SaltString::encode_b64(&rand_salt()).map_err(|e| anyhow::anyhow!("salt: {e}"))?;
+    argon2()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| anyhow::anyhow!("cannot hash password: {e}"))
+}
+
+fn rand_salt() -> [u8; 16] {
+    let mut salt = [0u8; 16];
+    getrandom::fill(&mut salt).expect("the OS random source failed");
+    salt
+}
+
+/// Checks a password against a stored hash. With no hash, a dummy check
+/// still runs so that unknown users take as long as wrong passwords.
+pub fn verify_password(hash: Option<&str>, password: &str) -> bool {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let dummy = DUMMY.get_or_init(|| hash_password("broker-lite dummy").unwrap_or_default());
+    match PasswordHash::new(hash.unwrap_or(dummy)) {
+        Ok(parsed) => {
+            let matches = argon2()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok();
+            matches && hash.is_some()
+        }
+        Err(_) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_round_trip_and_expire_without_leeway() {
+        let secret = Secret::new("k");
+        let (token, claims) = mint_token(&secret, 7, 60).unwrap();
+        assert_eq!(decode_token(&secret, &token).unwrap().sub, "7");
+        assert_eq!(claims.iss, SESSION_ISSUER);
+        let (expired, _) = mint_token(&secret, 7, 0).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+        assert!(decode_token(&secret, &expired).is_err());
+        assert!(decode_token(&Secret::new("other"), &token).is_err());
+        assert!(decode_token(&secret, &"a".repeat(MAX_TOKEN_LEN + 1)).is_err());
+    }
+
+    #[test]
+    fn passwords_verify_only_against_their_hash() {
+        let hash = hash_password("correct horse").unwrap();
+        assert!(verify_password(Some(&hash), "correct horse"));
+        assert!(!verify_password(Some(&hash), "wrong"));
+        assert!(!verify_password(None, "correct horse"));
+        assert!(!verify_password(Some("not a hash"), "x"));
+    }
+}

@@ -1,0 +1,144 @@
+//! The SQLite database: pool, per-connection settings and schema.
+
+pub mod jobs;
+pub mod submissions;
+pub mod tokens;
+pub mod users;
+
+use anyhow::{Context, bail};
+use r2d2_sqlite::SqliteConnectionManager;
+use rusqlite::{Connection, TransactionBehavior};
+use std::path::Path;
+use std::time::Duration;
+
+pub type Pool = r2d2::Pool<SqliteConnectionManager>;
+
+/// The whole schema, applied at every start.
+pub const SCHEMA: &str = include_str!("../../schema.sql");
+/// `PRAGMA user_version` of a database built from [`SCHEMA`].
+pub const SCHEMA_VERSION: i64 = 1;
+
+/// Settings every connection needs (they are per connection in SQLite).
+const CONNECTION_PRAGMAS: &str =
+    "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; PRAGMA synchronous = NORMAL;";
+
+/// Opens one connection with the per-connection settings.
+pub fn open(path: &Path) -> anyhow::Result<Connection> {
+    let conn = Connection::open(path)
+        .with_context(|| format!("cannot open database {}", path.display()))?;
+    conn.execute_batch(CONNECTION_PRAGMAS)?;
+    Ok(conn)
+}
+
+/// Opens the pool, switches the database to WAL and applies the schema.
+pub fn open_pool(path: &Path, size: u32) -> anyhow::Result<Pool> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
+    }
+    let mut first = open(path)?;
+    let mode: String = first.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        log::warn!("database journal mode is {mode}, not wal");
+    }
+    migrate(&mut first)?;
+    drop(first);
+    let manager = SqliteConnectionManager::file(path)
+        .with_init(|conn| conn.execute_batch(CONNECTION_PRAGMAS));
+    r2d2::Pool::builder()
+        .max_size(size)
+        .min_idle(Some(1))
+        .connection_timeout(Duration::from_secs(30))
+        .build(manager)
+        .context("cannot open the database pool")
+}
+
+/// Applies the schema in one transaction; safe to run on every start.
+pub fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version > SCHEMA_VERSION {
+        bail!(
+            "the database has schema version {version}, newer than this broker-lite ({SCHEMA_VERSION})"
+        );
+    }
+    tx.execute_batch(SCHEMA)
+        .context("cannot apply schema.sql")?;
+    tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+    tx.commit()?;
+    Ok(())
+}
+
+#[cfg(test)]
+pub(crate) fn in_memory() -> Connection {
+    let mut conn = Connection::open_in_memory().unwrap();
+    conn.execute_batch(CONNECTION_PRAGMAS).unwrap();
+    migrate(&mut conn).unwrap();
+    conn
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::columns::layouts;
+
+    fn table_columns(conn: &Connection, table: &str) -> Vec<String> {
+        let mut stmt = conn
+            .prepare("SELECT name FROM pragma_table_info(?1)")
+            .unwrap();
+        stmt.query_map([table], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    }
+
+    #[test]
+    fn schema_applies_twice_and_records_its_version() {
+        let mut conn = in_memory();
+        migrate(&mut conn).unwrap();
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+    }
+
+    #[test]
+    fn a_newer_database_is_refused() {
+        let mut conn = in_memory();
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+            .unwrap();
+        assert!(migrate(&mut conn).is_err());
+    }
+
+    #[test]
+    fn source_tables_carry_every_daims_source_column() {
+        let conn = in_memory();
+        let l = layouts();
+        let cases = [
+            ("detached_award_procurement", &l.d1),
+            ("award_procurement", &l.d1),
+            ("published_fabs", &l.d2),
+            ("award_financial_assistance", &l.d2),
+            ("sam_recipient", &l.e),
+            ("subaward", &l.f),
+        ];
+        for (table, layout) in cases {
+            let have = table_columns(&conn, table);
+            for col in layout.iter() {
+                assert!(have.contains(&col.source), "{table} lacks {}", col.source);
+            }
+        }
+        for (table, col) in [
+            ("award_procurement", "awardee_or_recipient_uei"),
+            ("award_financial_assistance", "awardee_or_recipient_uei"),
+            ("award_financial_assistance", "submission_id"),
+            ("published_fabs", "is_active"),
+            ("detached_award_procurement", "funding_agency_code"),
+        ] {
+            assert!(
+                table_columns(&conn, table).iter().any(|c| c == col),
+                "{table}.{col}"
+            );
+        }
+    }
+}

@@ -1,0 +1,74 @@
+//! Queries on `users` and `user_affiliations`.
+
+use crate::domain::{Permission, column_enum};
+use rusqlite::{Connection, OptionalExtension, params};
+
+/// A row of `users`.
+#[derive(Debug, Clone)]
+pub struct User {
+    pub user_id: i64,
+    pub email: String,
+    pub name: Option<String>,
+    pub title: Option<String>,
+    pub website_admin: bool,
+    pub password_hash: Option<String>,
+}
+
+/// A user's permission on one agency (CGAC or FREC).
+#[derive(Debug, Clone)]
+pub struct Affiliation {
+    pub cgac_code: Option<String>,
+    pub frec_code: Option<String>,
+    pub agency_name: String,
+    pub permission: Permission,
+}
+
+const USER_COLUMNS: &str = "user_id, email, name, title, website_admin, password_hash";
+
+fn user_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
+    Ok(User {
+        user_id: row.get(0)?,
+        email: row.get(1)?,
+        name: row.get(2)?,
+        title: row.get(3)?,
+        website_admin: row.get(4)?,
+        password_hash: row.get(5)?,
+    })
+}
+
+pub fn find_user_by_id(conn: &Connection, user_id: i64) -> rusqlite::Result<Option<User>> {
+    conn.prepare_cached(&format!(
+        "SELECT {USER_COLUMNS} FROM users WHERE user_id = ?1"
+    ))?
+    .query_row(params![user_id], user_from_row)
+    .optional()
+}
+
+/// Emails compare case-insensitively, as in the broker.
+pub fn find_user_by_email(conn: &Connection, email: &str) -> rusqlite::Result<Option<User>> {
+    conn.prepare_cached(&format!(
+        "SELECT {USER_COLUMNS} FROM users WHERE email = ?1"
+    ))?
+    .query_row(params![email], user_from_row)
+    .optional()
+}
+
+pub fn find_affiliations(conn: &Connection, user_id: i64) -> rusqlite::Result<Vec<Affiliation>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT a.cgac_code, a.frec_code, COALESCE(c.agency_name, f.agency_name, ''), a.permission
+         FROM user_affiliations a
+         LEFT JOIN cgac c ON c.cgac_code = a.cgac_code
+         LEFT JOIN frec f ON f.frec_code = a.frec_code
+         WHERE a.user_id = ?1
+         ORDER BY a.user_affiliation_id",
+    )?;
+    stmt.query_map(params![user_id], |row| {
+        Ok(Affiliation {
+            cgac_code: row.get(0)?,
+            frec_code: row.get(1)?,
+            agency_name: row.get(2)?,
+            permission: column_enum(row, 3, Permission::parse)?,
+        })
+    })?
+    .collect()
+}

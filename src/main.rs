@@ -1,0 +1,213 @@
+//! The `broker-lite` command line: `serve`, `fixtures load`, `token`.
+
+use anyhow::Context;
+use broker_lite::app::App;
+use broker_lite::config::{self, Config, S3Settings, StorageKind};
+use broker_lite::fixtures::{self, FixtureSource};
+use broker_lite::{auth, db, demo};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+#[derive(Parser)]
+#[command(
+    name = "broker-lite",
+    version,
+    about = "The DATA Act Broker's file generation in one binary"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP service and its worker.
+    Serve(ServeArgs),
+    /// Manage fixture data.
+    Fixtures {
+        #[command(subcommand)]
+        command: FixturesCommand,
+    },
+    /// Print a session token for a user.
+    Token(TokenArgs),
+}
+
+#[derive(Subcommand)]
+enum FixturesCommand {
+    /// Load fixture files into the database, all or nothing.
+    Load {
+        #[command(flatten)]
+        db: DbArgs,
+        /// Fixture JSON files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+}
+
+#[derive(Args)]
+struct DbArgs {
+    /// Folder for the database, the secret key and local files.
+    #[arg(long, env = "BROKER_DATA_DIR", default_value = config::DEFAULT_DATA_DIR)]
+    data_dir: PathBuf,
+    /// SQLite database file [default: <data-dir>/broker.db].
+    #[arg(long, env = "BROKER_DB")]
+    db: Option<PathBuf>,
+}
+
+impl DbArgs {
+    fn db_path(&self) -> PathBuf {
+        self.db
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("broker.db"))
+    }
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum StorageArg {
+    Local,
+    S3,
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    #[command(flatten)]
+    db: DbArgs,
+    /// Address to listen on.
+    #[arg(long, env = "BROKER_LISTEN", default_value = config::DEFAULT_LISTEN)]
+    listen: String,
+    /// Base URL of local download links [default: http://<listen>].
+    #[arg(long, env = "BROKER_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// Where generated files are kept.
+    #[arg(long, env = "BROKER_STORAGE", value_enum, default_value = "local")]
+    storage: StorageArg,
+    /// Generation worker threads.
+    #[arg(long, env = "BROKER_WORKERS", default_value_t = config::DEFAULT_WORKERS)]
+    workers: usize,
+    /// Lifetime of download links, in seconds.
+    #[arg(long, env = "BROKER_URL_TTL", default_value_t = config::DEFAULT_URL_TTL)]
+    url_ttl: u64,
+    /// Allowed browser origin (repeatable) [default: *].
+    #[arg(
+        long = "cors-origin",
+        env = "BROKER_CORS_ORIGINS",
+        value_delimiter = ','
+    )]
+    cors_origins: Vec<String>,
+    /// Load the demo data into a fresh database.
+    #[arg(long)]
+    demo: bool,
+}
+
+#[derive(Args)]
+struct TokenArgs {
+    #[command(flatten)]
+    db: DbArgs,
+    /// Email of the user.
+    #[arg(long)]
+    user: String,
+    /// Lifetime of the token, in seconds.
+    #[arg(long, default_value_t = config::SESSION_TTL_SECS)]
+    ttl: u64,
+}
+
+fn main() -> ExitCode {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(args) => serve(args),
+        Command::Fixtures {
+            command: FixturesCommand::Load { db, files },
+        } => load_fixtures(db, files),
+        Command::Token(args) => token(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("broker-lite: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let secret = config::load_secret(&args.db.data_dir)?;
+    let storage = match args.storage {
+        StorageArg::Local => StorageKind::Local,
+        StorageArg::S3 => StorageKind::S3,
+    };
+    let s3 = match storage {
+        StorageKind::S3 => Some(S3Settings::from_env()?),
+        StorageKind::Local => None,
+    };
+    let mut config = Config::local(&args.db.data_dir, secret);
+    config.db_path = args.db.db_path();
+    config.listen = args.listen;
+    config.public_url = args.public_url;
+    config.storage = storage;
+    config.s3 = s3;
+    config.workers = args.workers;
+    config.url_ttl = args.url_ttl;
+    if !args.cors_origins.is_empty() {
+        config.cors_origins = args.cors_origins;
+    }
+    let app = App::bind(config)?;
+    if args.demo {
+        let st = &app.state;
+        let mut conn = db::open(&st.config.db_path)?;
+        let scratch = st.config.data_dir.join("tmp");
+        if demo::load_demo(&mut conn, st.storage.as_ref(), &scratch)? {
+            log::info!("demo data loaded; see README.md for the demo users");
+        } else {
+            log::info!("the database already has users: demo data not loaded");
+        }
+    }
+    log::info!(
+        "broker-lite listening on http://{} (links: {})",
+        app.addr(),
+        app.state.public_url
+    );
+    let stop = Arc::new(AtomicBool::new(false));
+    app.run(&stop);
+    Ok(())
+}
+
+fn load_fixtures(args: DbArgs, files: Vec<PathBuf>) -> anyhow::Result<()> {
+    let texts = files
+        .iter()
+        .map(|path| {
+            std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
+        })
+        .collect::<anyhow::Result<Vec<String>>>()?;
+    let names: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
+    let sources: Vec<FixtureSource<'_>> = names
+        .iter()
+        .zip(&texts)
+        .map(|(name, text)| FixtureSource { name, text })
+        .collect();
+    let db_path = args.db_path();
+    if let Some(parent) = db_path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)?;
+    }
+    let mut conn = db::open(&db_path)?;
+    db::migrate(&mut conn)?;
+    let report = fixtures::load(&mut conn, &sources)?;
+    for (table, rows) in report {
+        println!("{table}: {rows} rows");
+    }
+    Ok(())
+}
+
+fn token(args: TokenArgs) -> anyhow::Result<()> {
+    let secret = config::load_secret(&args.db.data_dir)?;
+    let mut conn = db::open(&args.db.db_path())?;
+    db::migrate(&mut conn)?;
+    let user = db::users::find_user_by_email(&conn, &args.user)?
+        .with_context(|| format!("no user with email {}", args.user))?;
+    let (token, _) = auth::mint_token(&secret, user.user_id, args.ttl)?;
+    println!("{token}");
+    Ok(())
+}

@@ -1,0 +1,122 @@
+//! Local login and the session routes: `/v1/login/`, `/v1/logout/`,
+//! `/v1/session/`, `/v1/active_user/`.
+
+use super::read_params;
+use crate::app::AppState;
+use crate::auth::{self, CurrentUser};
+use crate::config::SESSION_TTL_SECS;
+use crate::db::{tokens, users};
+use crate::error::{AppError, message_response};
+use rouille::{Request, Response};
+use serde::Serialize;
+use serde_json::Value;
+
+#[derive(Serialize)]
+struct AffiliationView {
+    agency_name: String,
+    permission: &'static str,
+}
+
+/// The user fields of the login and active-user answers.
+#[derive(Serialize)]
+struct UserView {
+    user_id: i64,
+    name: Option<String>,
+    title: Option<String>,
+    website_admin: bool,
+    affiliations: Vec<AffiliationView>,
+}
+
+#[derive(Serialize)]
+struct LoginResponse {
+    message: &'static str,
+    #[serde(flatten)]
+    user: UserView,
+    session_id: String,
+}
+
+fn user_view(user: &users::User, affiliations: &[users::Affiliation]) -> UserView {
+    UserView {
+        user_id: user.user_id,
+        name: user.name.clone(),
+        title: user.title.clone(),
+        website_admin: user.website_admin,
+        affiliations: affiliations
+            .iter()
+            .map(|a| AffiliationView {
+                agency_name: a.agency_name.clone(),
+                permission: a.permission.as_str(),
+            })
+            .collect(),
+    }
+}
+
+fn string_field<'a>(
+    params: &'a serde_json::Map<String, Value>,
+    name: &str,
+) -> Result<&'a str, AppError> {
+    match params.get(name) {
+        None | Some(Value::Null) => Err(AppError::bad_request(format!(
+            "{name}: Missing data for required field."
+        ))),
+        Some(Value::String(s)) => Ok(s),
+        Some(_) => Err(AppError::bad_request(format!(
+            "{name}: Not a valid string."
+        ))),
+    }
+}
+
+/// `POST /v1/login/`: checks the password and answers with a session token.
+pub fn login(req: &Request, st: &AppState) -> Result<Response, AppError> {
+    let params = read_params(req)?;
+    let username = string_field(&params, "username")?;
+    let password = string_field(&params, "password")?;
+    let conn = st.pool.get()?;
+    let user = users::find_user_by_email(&conn, username.trim())?;
+    // Hash checks take a while: do not hold a pooled connection meanwhile.
+    drop(conn);
+    let hash = user.as_ref().and_then(|u| u.password_hash.as_deref());
+    let password_ok = auth::verify_password(hash, password);
+    let Some(user) = user.filter(|_| password_ok) else {
+        return Ok(message_response(401, "Invalid username or password"));
+    };
+    let affiliations = users::find_affiliations(&*st.pool.get()?, user.user_id)?;
+    let (token, _) = auth::mint_token(&st.config.secret, user.user_id, SESSION_TTL_SECS)?;
+    let body = LoginResponse {
+        message: "Login successful",
+        user: user_view(&user, &affiliations),
+        session_id: token.clone(),
+    };
+    Ok(Response::json(&body).with_unique_header("x-session-id", token))
+}
+
+/// `POST /v1/logout/`: revokes the token the request carries, if any.
+pub fn logout(req: &Request, st: &AppState) -> Result<Response, AppError> {
+    if let Some(claims) =
+        auth::request_token(req).and_then(|t| auth::decode_token(&st.config.secret, t).ok())
+    {
+        let now = jsonwebtoken::get_current_timestamp();
+        tokens::revoke(&*st.pool.get()?, &claims.jti, claims.exp, now)?;
+    }
+    Ok(Response::json(
+        &serde_json::json!({ "message": "Logout successful" }),
+    ))
+}
+
+/// `GET /v1/session/`: whether the request carries a valid session.
+pub fn session(req: &Request, st: &AppState) -> Result<Response, AppError> {
+    let status = match auth::require_user(req, st) {
+        Ok(_) => "True",
+        Err(AppError::Unauthorized) => "False",
+        Err(other) => return Err(other),
+    };
+    Ok(Response::json(&serde_json::json!({ "status": status })))
+}
+
+/// `GET /v1/active_user/`: the logged-in user, as the login answer shows it.
+pub fn active_user(req: &Request, st: &AppState) -> Result<Response, AppError> {
+    let CurrentUser {
+        user, affiliations, ..
+    } = auth::require_user(req, st)?;
+    Ok(Response::json(&user_view(&user, &affiliations)))
+}

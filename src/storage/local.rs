@@ -1,0 +1,101 @@
+//! Local filesystem storage under `<data-dir>/files/`, with links signed by
+//! [`LinkSigner`] and served by `GET /v1/files/{key}`.
+
+use super::links::{LinkError, LinkSigner};
+use super::{FileStore, is_safe_key};
+use anyhow::{Context, bail};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use std::fs::{self, File};
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Characters escaped in a key segment of a link (RFC 3986 unreserved stay).
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+pub struct LocalStore {
+    root: PathBuf,
+    public_url: String,
+    signer: LinkSigner,
+}
+
+/// Seconds since the Unix epoch.
+pub fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+impl LocalStore {
+    pub fn new(root: PathBuf, public_url: &str, signer: LinkSigner) -> anyhow::Result<Self> {
+        fs::create_dir_all(&root)
+            .with_context(|| format!("cannot create the files folder {}", root.display()))?;
+        Ok(LocalStore {
+            root,
+            public_url: public_url.trim_end_matches('/').to_string(),
+            signer,
+        })
+    }
+
+    /// The file behind a key, if the key stays inside the files folder.
+    pub fn path_of(&self, key: &str) -> Option<PathBuf> {
+        is_safe_key(key).then(|| self.root.join(key))
+    }
+
+    /// Checks a link's signature and expiry for a key.
+    pub fn check_link(&self, key: &str, expires: &str, signature: &str) -> Result<(), LinkError> {
+        self.signer.verify(key, expires, signature, unix_now())
+    }
+
+    /// Opens a stored file for download; `None` when there is none.
+    pub fn open(&self, key: &str) -> std::io::Result<Option<(File, u64)>> {
+        let Some(path) = self.path_of(key) else {
+            return Ok(None);
+        };
+        match File::open(&path) {
+            Ok(file) => {
+                let meta = file.metadata()?;
+                Ok(meta.is_file().then_some((file, meta.len())))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+impl FileStore for LocalStore {
+    fn put(&self, key: &str, local_path: &Path) -> anyhow::Result<()> {
+        let Some(target) = self.path_of(key) else {
+            bail!("unsafe storage key")
+        };
+        let dir = target.parent().unwrap_or(&self.root);
+        fs::create_dir_all(dir).context("cannot create the storage folder")?;
+        // Copy next to the target, then rename: readers never see half a file.
+        let tmp = dir.join(format!(".partial-{}", crate::auth::random_hex(8)));
+        let result = fs::copy(local_path, &tmp)
+            .and_then(|_| File::open(&tmp)?.sync_all())
+            .and_then(|_| fs::rename(&tmp, &target));
+        if result.is_err() {
+            let _ = fs::remove_file(&tmp);
+        }
+        result.context("cannot write the file to local storage")
+    }
+
+    fn signed_url(&self, key: &str, ttl_secs: u64) -> anyhow::Result<String> {
+        let expires = unix_now() + ttl_secs;
+        let signature = self.signer.sign(key, expires);
+        let path: Vec<String> = key
+            .split('/')
+            .map(|seg| utf8_percent_encode(seg, SEGMENT).to_string())
+            .collect();
+        Ok(format!(
+            "{}/v1/files/{}?expires={expires}&signature={signature}",
+            self.public_url,
+            path.join("/")
+        ))
+    }
+}

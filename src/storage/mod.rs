@@ -1,0 +1,83 @@
+//! Where generated files live: a small trait with two real backends, the
+//! local filesystem (links signed by broker-lite and served by it) and S3
+//! (presigned links).
+
+pub mod links;
+pub mod local;
+pub mod s3;
+
+use crate::config::{Config, StorageKind};
+use std::path::Path;
+use std::sync::Arc;
+
+/// A place to publish generated files and to hand out expiring links to them.
+pub trait FileStore: Send + Sync {
+    /// Publishes the file at `local_path` under `key`, completely or not at all.
+    fn put(&self, key: &str, local_path: &Path) -> anyhow::Result<()>;
+    /// A download link for `key` that expires after `ttl_secs`.
+    fn signed_url(&self, key: &str, ttl_secs: u64) -> anyhow::Result<String>;
+}
+
+/// Builds the backend the configuration names. `public_url` is the base of
+/// local links (the configured one, or the bound address).
+pub fn from_config(config: &Config, public_url: &str) -> anyhow::Result<Arc<dyn FileStore>> {
+    Ok(match config.storage {
+        StorageKind::Local => Arc::new(local::LocalStore::new(
+            config.files_dir(),
+            public_url,
+            links::LinkSigner::new(config.secret.expose()),
+        )?),
+        StorageKind::S3 => {
+            let settings = config
+                .s3
+                .as_ref()
+                .ok_or_else(|| anyhow::anyhow!("--storage s3 needs the BROKER_S3_* settings"))?;
+            Arc::new(s3::S3Store::new(settings)?)
+        }
+    })
+}
+
+/// Storage key of a file generated for a submission.
+pub fn submission_key(submission_id: i64, file_name: &str) -> String {
+    format!("{submission_id}/{file_name}")
+}
+
+/// Storage key of a detached file.
+pub fn detached_key(file_name: &str) -> String {
+    format!("detached/{file_name}")
+}
+
+/// Whether a key is a plain relative path that stays inside the store:
+/// no empty, `.` or `..` segment, no leading `/`, no backslash or NUL.
+pub fn is_safe_key(key: &str) -> bool {
+    !key.is_empty()
+        && key.len() <= 1024
+        && !key.contains(['\\', '\0'])
+        && key
+            .split('/')
+            .all(|seg| !seg.is_empty() && seg != "." && seg != "..")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_that_escape_the_store_are_unsafe() {
+        assert!(is_safe_key("12/SubID-12_File-E_FY20Q1_1.csv"));
+        assert!(is_safe_key("detached/File-D1_x.txt"));
+        for key in [
+            "",
+            "/etc/passwd",
+            "../x",
+            "a/../../x",
+            "a//b",
+            "./a",
+            "a\\..\\b",
+            "a\0b",
+            "a/",
+        ] {
+            assert!(!is_safe_key(key), "{key:?}");
+        }
+    }
+}

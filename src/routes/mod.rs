@@ -25,14 +25,7 @@ pub fn handle(req: &Request, st: &AppState) -> Response {
     let response = if req.method() == "OPTIONS" {
         cors::preflight()
     } else {
-        match catch_unwind(AssertUnwindSafe(|| dispatch(req, st))) {
-            Ok(Ok(response)) => response,
-            Ok(Err(err)) => err.into_response(),
-            Err(_) => {
-                log::error!("handler panicked on {} {}", req.method(), logged_path(req));
-                message_response(500, INTERNAL_MESSAGE)
-            }
-        }
+        guarded(req, || dispatch(req, st))
     };
     let response = cors::apply(req, &st.config.cors_origins, response);
     log::info!(
@@ -43,6 +36,18 @@ pub fn handle(req: &Request, st: &AppState) -> Response {
         started.elapsed().as_millis()
     );
     response
+}
+
+/// Runs a handler; its error, or its panic, becomes the broker's JSON answer.
+fn guarded(req: &Request, handler: impl FnOnce() -> Result<Response, AppError>) -> Response {
+    match catch_unwind(AssertUnwindSafe(handler)) {
+        Ok(Ok(response)) => response,
+        Ok(Err(err)) => err.into_response(),
+        Err(_) => {
+            log::error!("handler panicked on {} {}", req.method(), logged_path(req));
+            message_response(500, INTERNAL_MESSAGE)
+        }
+    }
 }
 
 /// The raw path without its query string (which may hold link signatures).
@@ -196,6 +201,17 @@ pub fn parse_submission_id(raw: Option<&str>) -> Result<i64, AppError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_panicking_handler_becomes_a_json_500() {
+        let req = Request::fake_http("GET", "/v1/session/", vec![], vec![]);
+        let resp = guarded(&req, || panic!("boom"));
+        assert_eq!(resp.status_code, 500);
+        let (mut body, _) = resp.data.into_reader_and_size();
+        let mut text = String::new();
+        body.read_to_string(&mut text).unwrap();
+        assert_eq!(text, r#"{"message":"An internal error occurred"}"#);
+    }
 
     #[test]
     fn query_parameters_are_decoded_and_first_wins() {

@@ -1,0 +1,270 @@
+//! The real binary: `fixtures load`, `token`, and `serve --demo` end to end.
+
+use crate::helpers::{HttpResponse, raw_request};
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_broker-lite");
+
+fn broker(args: &[&str], dir: &Path) -> std::process::Output {
+    Command::new(BIN)
+        .args(args)
+        .env("BROKER_DATA_DIR", dir)
+        .env_remove("BROKER_SECRET_KEY")
+        .env_remove("BROKER_DB")
+        .output()
+        .unwrap()
+}
+
+fn user_count(dir: &Path) -> i64 {
+    let conn = rusqlite::Connection::open(dir.join("broker.db")).unwrap();
+    conn.query_row("SELECT COUNT(*) FROM users", [], |r| r.get(0))
+        .unwrap()
+}
+
+#[test]
+fn fixtures_load_is_all_or_nothing_and_names_the_fault() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.json");
+    std::fs::write(
+        &good,
+        r#"{"users": [{"user_id": 1, "email": "a@x", "password": "pw"}]}"#,
+    )
+    .unwrap();
+    let out = broker(&["fixtures", "load", good.to_str().unwrap()], dir.path());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "users: 1 rows\n");
+
+    // A second file that is fine, and a third with a broken reference:
+    // nothing of the three may land.
+    let fine = dir.path().join("fine.json");
+    std::fs::write(&fine, r#"{"users": [{"user_id": 2, "email": "b@x"}]}"#).unwrap();
+    let bad = dir.path().join("bad.json");
+    std::fs::write(
+        &bad,
+        r#"{"cgac": [{"cgac_code": "097", "agency_name": "A"}],
+            "user_affiliations": [{"user_id": 1, "cgac_code": "097", "permission": "reader"},
+                                  {"user_id": 77, "cgac_code": "097", "permission": "reader"}]}"#,
+    )
+    .unwrap();
+    let out = broker(
+        &[
+            "fixtures",
+            "load",
+            fine.to_str().unwrap(),
+            bad.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "{}: table user_affiliations, row 2, column user_id: refers to a row of users that does not exist",
+            bad.display()
+        )),
+        "{stderr}"
+    );
+    assert_eq!(user_count(dir.path()), 1);
+
+    let broken = dir.path().join("broken.json");
+    std::fs::write(&broken, r#"{"users": [{"user_id": 3, "email": "c@x"}"#).unwrap();
+    let out = broker(&["fixtures", "load", broken.to_str().unwrap()], dir.path());
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("broken.json: not valid JSON"));
+    assert_eq!(user_count(dir.path()), 1);
+}
+
+#[test]
+fn token_prints_a_session_token_for_a_user() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = dir.path().join("f.json");
+    std::fs::write(&fixture, r#"{"users": [{"user_id": 42, "email": "t@x"}]}"#).unwrap();
+    assert!(
+        broker(&["fixtures", "load", fixture.to_str().unwrap()], dir.path())
+            .status
+            .success()
+    );
+    let out = broker(&["token", "--user", "t@x", "--ttl", "120"], dir.path());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let token = String::from_utf8(out.stdout).unwrap();
+    let secret = std::fs::read_to_string(dir.path().join("secret.key")).unwrap();
+    let claims =
+        broker_lite::auth::decode_token(&broker_lite::config::Secret::new(secret), token.trim())
+            .unwrap();
+    assert_eq!(claims.sub, "42");
+    assert!(claims.exp - claims.iat == 120);
+    let out = broker(&["token", "--user", "nobody@x"], dir.path());
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no user with email nobody@x"));
+}
+
+struct Server {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `broker-lite serve` and reads its address from the log.
+fn serve(dir: &Path, extra: &[&str]) -> Server {
+    let mut child = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(extra)
+        .env("BROKER_DATA_DIR", dir)
+        .env("RUST_LOG", "info")
+        .env_remove("BROKER_SECRET_KEY")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let addr = loop {
+        let line = lines
+            .next()
+            .expect("server exited before listening")
+            .unwrap();
+        if let Some(rest) = line.split("listening on http://").nth(1) {
+            break rest.split_whitespace().next().unwrap().parse().unwrap();
+        }
+    };
+    // Keep draining the log so the server never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    Server { child, addr }
+}
+
+fn post_login(addr: SocketAddr, email: &str, password: &str) -> HttpResponse {
+    let body = serde_json::json!({"username": email, "password": password}).to_string();
+    raw_request(
+        addr,
+        "POST",
+        "/v1/login/",
+        &[("Content-Type", "application/json")],
+        body.as_bytes(),
+    )
+}
+
+#[test]
+fn serve_demo_gives_a_working_system_in_one_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve(dir.path(), &["--demo"]);
+    let login = post_login(server.addr, "submitter@broker.local", "submitter-demo-pw");
+    assert_eq!(login.status, 200, "{}", login.text());
+    let token = login.json()["session_id"].as_str().unwrap().to_string();
+    let status = |file_type: &str| {
+        let target = format!("/v1/check_generation_status/?submission_id=1&file_type={file_type}");
+        raw_request(
+            server.addr,
+            "GET",
+            &target,
+            &[("x-session-id", &token)],
+            b"",
+        )
+        .json()
+    };
+    let d1 = status("D1");
+    assert_eq!(d1["status"], "finished");
+    assert_eq!(status("D2")["status"], "waiting");
+    assert_eq!(status("F")["status"], "failed");
+    let url = d1["url"].as_str().unwrap();
+    let target = url
+        .strip_prefix(&format!("http://{}", server.addr))
+        .unwrap();
+    let file = raw_request(server.addr, "GET", target, &[], b"");
+    assert_eq!(file.status, 200);
+    assert!(
+        file.text()
+            .starts_with("ContractTransactionUniqueKey,PrimeAwardUniqueKey,PIID,")
+    );
+    assert_eq!(Some(file.body.len() as u64), d1["size"].as_u64());
+    drop(server);
+
+    // A second start on the same data dir keeps the data and the secret.
+    let again = serve(dir.path(), &["--demo"]);
+    let target = "/v1/check_generation_status/?submission_id=1&file_type=D1";
+    let resp = raw_request(again.addr, "GET", target, &[("x-session-id", &token)], b"");
+    assert_eq!(resp.status, 200);
+    assert_eq!(user_count(dir.path()), 7);
+}
+
+#[test]
+fn serve_logs_requests_without_query_strings_or_tokens() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--demo"])
+        .env("BROKER_DATA_DIR", dir.path())
+        .env("RUST_LOG", "debug")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let addr: SocketAddr = loop {
+        let line = lines.next().unwrap().unwrap();
+        if let Some(rest) = line.split("listening on http://").nth(1) {
+            break rest.split_whitespace().next().unwrap().parse().unwrap();
+        }
+    };
+    let password = "submitter-demo-pw";
+    let token = post_login(addr, "submitter@broker.local", password).json()["session_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let target = "/v1/check_generation_status/?submission_id=1&file_type=D1";
+    let url = raw_request(addr, "GET", target, &[("x-session-id", &token)], b"").json()["url"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let signature = url.split("signature=").nth(1).unwrap().to_string();
+    raw_request(
+        addr,
+        "GET",
+        url.strip_prefix(&format!("http://{addr}")).unwrap(),
+        &[],
+        b"",
+    );
+    raw_request(
+        addr,
+        "GET",
+        target,
+        &[("x-session-id", "garbage-token-value")],
+        b"",
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let log: Vec<String> = lines.map_while(Result::ok).collect();
+    let log = log.join("\n");
+    assert!(
+        log.contains("GET /v1/check_generation_status/ 200 "),
+        "{log}"
+    );
+    assert!(log.contains("POST /v1/login/ 200 "), "{log}");
+    assert!(
+        log.contains("GET /v1/check_generation_status/ 401 "),
+        "{log}"
+    );
+    let secret = std::fs::read_to_string(dir.path().join("secret.key")).unwrap();
+    for needle in [
+        token.as_str(),
+        password,
+        signature.as_str(),
+        secret.trim(),
+        "garbage-token-value",
+        "file_type=",
+    ] {
+        assert!(!log.contains(needle), "log leaks {needle}");
+    }
+}

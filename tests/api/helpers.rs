@@ -1,0 +1,236 @@
+//! TestApp: a real server on 127.0.0.1:0 with a temporary data dir, plus a
+//! small raw HTTP client (raw so that tests control every byte of the path).
+
+use broker_lite::app::{App, RunningApp};
+use broker_lite::config::{Config, Secret};
+use broker_lite::fixtures::{self, FixtureSource};
+use rusqlite::Connection;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::time::Duration;
+use tempfile::TempDir;
+
+pub const SECRET: &str = "test-secret-key-0123456789";
+pub const BASE_FIXTURE: &str = include_str!("../../fixtures/test_base.json");
+
+pub struct TestApp {
+    pub dir: TempDir,
+    pub app: RunningApp,
+}
+
+impl TestApp {
+    /// A server loaded with `fixtures/test_base.json`.
+    pub fn spawn() -> TestApp {
+        Self::spawn_with(|_| {})
+    }
+
+    /// A server loaded with the base fixture, with a config tweak.
+    pub fn spawn_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = Config::local(dir.path(), Secret::new(SECRET));
+        config.listen = "127.0.0.1:0".into();
+        tweak(&mut config);
+        let app = App::bind(config).unwrap();
+        let mut conn = broker_lite::db::open(&app.state.config.db_path).unwrap();
+        fixtures::load(
+            &mut conn,
+            &[FixtureSource {
+                name: "test_base.json",
+                text: BASE_FIXTURE,
+            }],
+        )
+        .unwrap();
+        TestApp {
+            dir,
+            app: app.spawn(),
+        }
+    }
+
+    pub fn db(&self) -> Connection {
+        broker_lite::db::open(&self.app.state.config.db_path).unwrap()
+    }
+
+    /// Runs SQL against the server's database (test arrangement only).
+    pub fn sql(&self, sql: &str) {
+        self.db().execute_batch(sql).unwrap();
+    }
+
+    pub fn files_dir(&self) -> PathBuf {
+        self.app.state.config.files_dir()
+    }
+
+    /// Puts a file into local storage under `key`.
+    pub fn store_file(&self, key: &str, bytes: &[u8]) {
+        let path = self.files_dir().join(key);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, bytes).unwrap();
+    }
+
+    /// A valid session token for a user, minted with the server's secret.
+    pub fn token_for(&self, user_id: i64) -> String {
+        broker_lite::auth::mint_token(&Secret::new(SECRET), user_id, 3600)
+            .unwrap()
+            .0
+    }
+
+    pub fn request(
+        &self,
+        method: &str,
+        target: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> HttpResponse {
+        raw_request(self.app.addr, method, target, headers, body)
+    }
+
+    pub fn get(&self, target: &str, token: Option<&str>) -> HttpResponse {
+        match token {
+            Some(t) => self.request("GET", target, &[("x-session-id", t)], b""),
+            None => self.request("GET", target, &[], b""),
+        }
+    }
+
+    pub fn post_json(
+        &self,
+        target: &str,
+        body: &serde_json::Value,
+        token: Option<&str>,
+    ) -> HttpResponse {
+        let text = body.to_string();
+        let mut headers = vec![("Content-Type", "application/json")];
+        if let Some(t) = token {
+            headers.push(("x-session-id", t));
+        }
+        self.request("POST", target, &headers, text.as_bytes())
+    }
+
+    /// Logs in through the route and returns the session token.
+    pub fn login(&self, email: &str, password: &str) -> String {
+        let resp = self.post_json(
+            "/v1/login/",
+            &serde_json::json!({"username": email, "password": password}),
+            None,
+        );
+        assert_eq!(resp.status, 200, "{}", resp.text());
+        resp.json()["session_id"].as_str().unwrap().to_string()
+    }
+
+    /// `check_generation_status` for a submission and file type, as a user.
+    pub fn status(&self, submission_id: i64, file_type: &str, user_id: i64) -> HttpResponse {
+        let token = self.token_for(user_id);
+        self.get(
+            &format!(
+                "/v1/check_generation_status/?submission_id={submission_id}&file_type={file_type}"
+            ),
+            Some(&token),
+        )
+    }
+}
+
+#[derive(Debug)]
+pub struct HttpResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl HttpResponse {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Asserts a broker error answer: status and exact `{"message": ...}`.
+#[track_caller]
+pub fn assert_error(resp: &HttpResponse, status: u16, message: &str) {
+    assert_eq!(resp.status, status, "body: {}", resp.text());
+    assert_eq!(resp.json(), serde_json::json!({ "message": message }));
+}
+
+/// One HTTP/1.1 request on a fresh connection, sent byte for byte.
+pub fn raw_request(
+    addr: std::net::SocketAddr,
+    method: &str,
+    target: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> HttpResponse {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut head = format!("{method} {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    if !body.is_empty() || method == "POST" {
+        head.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(body).unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).unwrap();
+    parse_response(&raw)
+}
+
+fn parse_response(raw: &[u8]) -> HttpResponse {
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("no header end");
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let mut lines = head.split("\r\n");
+    let status: u16 = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_string(), v.trim().to_string()))
+        .collect();
+    let mut body = raw[split + 4..].to_vec();
+    let chunked = headers
+        .iter()
+        .any(|(n, v)| n.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
+    if chunked {
+        body = dechunk(&body);
+    }
+    HttpResponse {
+        status,
+        headers,
+        body,
+    }
+}
+
+fn dechunk(mut data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let line_end = data.windows(2).position(|w| w == b"\r\n").unwrap();
+        let size_text = String::from_utf8_lossy(&data[..line_end]);
+        let size = usize::from_str_radix(size_text.split(';').next().unwrap().trim(), 16).unwrap();
+        data = &data[line_end + 2..];
+        if size == 0 {
+            return out;
+        }
+        out.extend_from_slice(&data[..size]);
+        data = &data[size + 2..];
+    }
+}

@@ -1,0 +1,210 @@
+//! Login, sessions, logout and every way a token can be refused.
+
+use crate::helpers::{SECRET, TestApp, assert_error};
+use broker_lite::app::App;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde_json::json;
+
+const PROTECTED: &str = "/v1/check_generation_status/?submission_id=10&file_type=E";
+
+#[test]
+fn login_answers_the_brokers_payload_and_a_working_token() {
+    let app = TestApp::spawn();
+    let resp = app.post_json(
+        "/v1/login/",
+        &json!({"username": "READER@test.local", "password": "reader-pw"}),
+        None,
+    );
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    let mut body = resp.json();
+    let token = body["session_id"].as_str().unwrap().to_string();
+    assert_eq!(resp.header("x-session-id"), Some(token.as_str()));
+    body.as_object_mut().unwrap().remove("session_id");
+    assert_eq!(
+        body,
+        json!({"message": "Login successful", "user_id": 3, "name": "Reader", "title": "Analyst",
+               "website_admin": false,
+               "affiliations": [{"agency_name": "Department of Defense", "permission": "reader"}]})
+    );
+    assert_eq!(app.get(PROTECTED, Some(&token)).status, 200);
+    let bearer = format!("Bearer {token}");
+    let resp = app.request("GET", PROTECTED, &[("Authorization", &bearer)], b"");
+    assert_eq!(resp.status, 200);
+}
+
+#[test]
+fn login_accepts_a_form_body() {
+    let app = TestApp::spawn();
+    let resp = app.request(
+        "POST",
+        "/v1/login/",
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        b"username=writer%40test.local&password=writer-pw",
+    );
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    assert_eq!(resp.json()["user_id"], 4);
+}
+
+#[test]
+fn login_refuses_missing_parameters_and_bad_credentials() {
+    let app = TestApp::spawn();
+    let cases = [
+        (
+            json!({"password": "x"}),
+            400,
+            "username: Missing data for required field.",
+        ),
+        (
+            json!({"username": "reader@test.local"}),
+            400,
+            "password: Missing data for required field.",
+        ),
+        (
+            json!({"username": 5, "password": "x"}),
+            400,
+            "username: Not a valid string.",
+        ),
+        (
+            json!({"username": "reader@test.local", "password": "wrong"}),
+            401,
+            "Invalid username or password",
+        ),
+        (
+            json!({"username": "ghost@test.local", "password": "reader-pw"}),
+            401,
+            "Invalid username or password",
+        ),
+    ];
+    for (body, status, message) in cases {
+        assert_error(&app.post_json("/v1/login/", &body, None), status, message);
+    }
+    let resp = app.request(
+        "POST",
+        "/v1/login/",
+        &[("Content-Type", "application/json")],
+        b"{not json",
+    );
+    assert_error(&resp, 400, "The request body must be a JSON object");
+}
+
+#[test]
+fn session_and_active_user_reflect_the_token() {
+    let app = TestApp::spawn();
+    assert_eq!(
+        app.get("/v1/session/", None).json(),
+        json!({"status": "False"})
+    );
+    let token = app.login("admin@test.local", "admin-pw");
+    assert_eq!(
+        app.get("/v1/session/", Some(&token)).json(),
+        json!({"status": "True"})
+    );
+    assert_eq!(
+        app.get("/v1/active_user/", Some(&token)).json(),
+        json!({"user_id": 1, "name": "Admin", "title": "Admin", "website_admin": true, "affiliations": []})
+    );
+    assert_error(&app.get("/v1/active_user/", None), 401, "Login Required");
+}
+
+#[test]
+fn logout_revokes_the_token_and_the_revocation_survives_a_restart() {
+    let app = TestApp::spawn();
+    let token = app.login("reader@test.local", "reader-pw");
+    let other = app.login("reader@test.local", "reader-pw");
+    let resp = app.request("POST", "/v1/logout/", &[("x-session-id", &token)], b"");
+    assert_eq!(resp.json(), json!({"message": "Logout successful"}));
+    assert_error(&app.get(PROTECTED, Some(&token)), 401, "Login Required");
+    assert_eq!(
+        app.get(PROTECTED, Some(&other)).status,
+        200,
+        "other sessions stay valid"
+    );
+
+    let config = (*app.app.state.config).clone();
+    let dir = app.dir;
+    drop(app.app);
+    let mut config = config;
+    config.listen = "127.0.0.1:0".into();
+    let restarted = App::bind(config).unwrap().spawn();
+    let resp = crate::helpers::raw_request(
+        restarted.addr,
+        "GET",
+        PROTECTED,
+        &[("x-session-id", &token)],
+        b"",
+    );
+    assert_error(&resp, 401, "Login Required");
+    drop(dir);
+}
+
+fn encode(claims: serde_json::Value, alg: Algorithm, key: &str) -> String {
+    jsonwebtoken::encode(
+        &Header::new(alg),
+        &claims,
+        &EncodingKey::from_secret(key.as_bytes()),
+    )
+    .unwrap()
+}
+
+fn now() -> u64 {
+    jsonwebtoken::get_current_timestamp()
+}
+
+#[test]
+fn bad_tokens_are_all_login_required() {
+    let app = TestApp::spawn();
+    let valid =
+        json!({"sub": "1", "exp": now() + 600, "iat": now(), "jti": "j1", "iss": "broker-lite"});
+    let mut expired = valid.clone();
+    expired["exp"] = json!(now() - 1);
+    let mut no_exp = valid.clone();
+    no_exp.as_object_mut().unwrap().remove("exp");
+    let mut wrong_issuer = valid.clone();
+    wrong_issuer["iss"] = json!("someone-else");
+    let mut unknown_user = valid.clone();
+    unknown_user["sub"] = json!("999");
+    let header_none = base64url(br#"{"alg":"none","typ":"JWT"}"#);
+    let alg_none = format!("{header_none}.{}.", base64url(valid.to_string().as_bytes()));
+    let tokens = [
+        "garbage".to_string(),
+        encode(expired, Algorithm::HS256, SECRET),
+        encode(no_exp, Algorithm::HS256, SECRET),
+        encode(valid.clone(), Algorithm::HS256, "wrong-key"),
+        encode(valid.clone(), Algorithm::HS512, SECRET),
+        encode(wrong_issuer, Algorithm::HS256, SECRET),
+        encode(unknown_user, Algorithm::HS256, SECRET),
+        alg_none,
+        "a".repeat(5000),
+    ];
+    assert_eq!(
+        app.get(PROTECTED, Some(&encode(valid, Algorithm::HS256, SECRET)))
+            .status,
+        200
+    );
+    for token in tokens {
+        assert_error(&app.get(PROTECTED, Some(&token)), 401, "Login Required");
+    }
+}
+
+#[test]
+fn a_deleted_user_loses_access() {
+    let app = TestApp::spawn();
+    let token = app.token_for(8);
+    app.sql("DELETE FROM users WHERE user_id = 8");
+    assert_error(&app.get(PROTECTED, Some(&token)), 401, "Login Required");
+}
+
+fn base64url(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |acc, (i, b)| acc | (u32::from(*b) << (16 - 8 * i)));
+        for i in 0..=chunk.len() {
+            out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+        }
+    }
+    out
+}

@@ -1,0 +1,9 @@
+//! The one integration-test binary: real servers on random loopback ports,
+//! talked to over HTTP.
+
+mod cli;
+mod cors;
+mod files;
+mod generation_status;
+mod helpers;
+mod login;

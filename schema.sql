@@ -61,8 +61,15 @@ CREATE TABLE IF NOT EXISTS file_generation (
     file_format TEXT NOT NULL DEFAULT 'csv' CHECK (file_format IN ('csv', 'txt')),
     is_cached_file BOOLEAN NOT NULL DEFAULT 0 CHECK (is_cached_file IN (0, 1)),
     file_path TEXT,
-    element_numbers BOOLEAN NOT NULL DEFAULT 0 CHECK (element_numbers IN (0, 1))
+    element_numbers BOOLEAN NOT NULL DEFAULT 0 CHECK (element_numbers IN (0, 1)),
+    -- When the generation was requested, to the microsecond (request_date is its day).
+    requested_at TIMESTAMP,
+    -- Size and rows of the generated file, copied to every job that reuses it.
+    file_size INTEGER,
+    number_of_rows INTEGER
 );
+CREATE INDEX IF NOT EXISTS file_generation_cache
+    ON file_generation (file_type, agency_code, start_date, end_date, is_cached_file);
 
 CREATE TABLE IF NOT EXISTS jobs (
     job_id INTEGER PRIMARY KEY,
@@ -87,6 +94,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     CHECK ((job_type = 'validation') = (file_type IS NULL))
 );
 CREATE INDEX IF NOT EXISTS jobs_submission ON jobs (submission_id, file_type, job_type);
+CREATE INDEX IF NOT EXISTS jobs_file_generation ON jobs (file_generation_id);
 
 CREATE TABLE IF NOT EXISTS external_data_load_date (
     external_data_load_date_id INTEGER PRIMARY KEY,
@@ -94,6 +102,24 @@ CREATE TABLE IF NOT EXISTS external_data_load_date (
     last_load_date_start TIMESTAMP,
     last_load_date_end TIMESTAMP
 );
+
+-- The worker's queue: only work a generate request queued. Rows are kept
+-- after completion; a crash leaves rows 'running', re-queued at start.
+CREATE TABLE IF NOT EXISTS generation_tasks (
+    task_id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL CHECK (kind IN ('generate_d', 'generate_ef', 'attach', 'validate')),
+    job_id INTEGER REFERENCES jobs (job_id) ON DELETE CASCADE,
+    file_generation_id INTEGER REFERENCES file_generation (file_generation_id) ON DELETE CASCADE,
+    state TEXT NOT NULL DEFAULT 'queued'
+        CHECK (state IN ('queued', 'running', 'done', 'failed', 'cancelled')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    not_before INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    created_at TIMESTAMP NOT NULL,
+    finished_at TIMESTAMP
+);
+CREATE INDEX IF NOT EXISTS generation_tasks_queue ON generation_tasks (state, not_before, task_id);
+CREATE INDEX IF NOT EXISTS generation_tasks_job ON generation_tasks (job_id, state);
 
 -- Session tokens revoked by logout, kept until they would have expired anyway.
 CREATE TABLE IF NOT EXISTS revoked_tokens (

@@ -2,9 +2,11 @@
 //! the listener and picks the storage backend; `run` serves until stopped.
 
 use crate::config::{Config, StorageKind};
+use crate::db::generation::requeue_running;
 use crate::db::{self, Pool};
 use crate::routes;
 use crate::storage::{self, FileStore, links::LinkSigner, local::LocalStore};
+use crate::worker::{Wake, spawn_workers};
 use rouille::{Request, Response, Server};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -20,6 +22,8 @@ pub struct AppState {
     pub local: Option<Arc<LocalStore>>,
     /// Base URL of this server as clients reach it.
     pub public_url: String,
+    /// Wakes the workers when a request queues work.
+    pub wake: Wake,
 }
 
 type Handler = Box<dyn Fn(&Request) -> Response + Send + Sync>;
@@ -37,6 +41,11 @@ impl App {
         config.validate()?;
         let pool_size = (config.http_threads + config.workers + 2) as u32;
         let pool = db::open_pool(&config.db_path, pool_size)?;
+        let requeued = requeue_running(&*pool.get()?)?;
+        if requeued > 0 {
+            log::warn!("re-queued {requeued} generation task(s) a previous run left unfinished");
+        }
+        clean_scratch(&config.scratch_dir());
         let cell: Arc<OnceLock<Arc<AppState>>> = Arc::new(OnceLock::new());
         let handler_cell = Arc::clone(&cell);
         let handler: Handler = Box::new(move |req| match handler_cell.get() {
@@ -66,6 +75,7 @@ impl App {
             storage,
             local,
             public_url,
+            wake: Wake::default(),
         });
         let _ = cell.set(Arc::clone(&state));
         Ok(App { server, state })
@@ -75,12 +85,22 @@ impl App {
         self.server.server_addr()
     }
 
-    /// Serves until `stop` is set, then waits for requests in flight.
-    pub fn run(self, stop: &AtomicBool) {
+    /// Serves (and runs the workers) until `stop` is set, then waits for
+    /// requests in flight and lets each worker finish its task.
+    pub fn run(self, stop: &Arc<AtomicBool>) {
+        let workers = if self.state.config.run_workers {
+            spawn_workers(&self.state, self.state.config.workers, stop)
+        } else {
+            Vec::new()
+        };
         while !stop.load(Ordering::SeqCst) {
             self.server.poll_timeout(Duration::from_millis(200));
         }
         self.server.join();
+        self.state.wake.notify();
+        for worker in workers {
+            let _ = worker.join();
+        }
     }
 
     /// Serves on a background thread; dropping the handle stops the server.
@@ -115,6 +135,15 @@ impl Drop for RunningApp {
         self.stop.store(true, Ordering::SeqCst);
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
+        }
+    }
+}
+
+/// Removes what a previous run left half-written in the scratch folder.
+fn clean_scratch(dir: &std::path::Path) {
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            let _ = std::fs::remove_file(entry.path());
         }
     }
 }

@@ -89,6 +89,10 @@ pub struct Config {
     pub cors_origins: Vec<String>,
     pub secret: Secret,
     pub http_threads: usize,
+    /// Start the worker threads with the server (tests drain the queue themselves).
+    pub run_workers: bool,
+    /// First retry delay of a failed task; later ones triple it.
+    pub retry_backoff_secs: u64,
 }
 
 impl Config {
@@ -106,6 +110,8 @@ impl Config {
             cors_origins: vec!["*".into()],
             secret,
             http_threads: HTTP_THREADS,
+            run_workers: true,
+            retry_backoff_secs: 5,
         }
     }
 
@@ -129,6 +135,11 @@ impl Config {
             bail!("--cors-origin must not be empty");
         }
         Ok(())
+    }
+
+    /// Folder for files being generated (emptied at start).
+    pub fn scratch_dir(&self) -> PathBuf {
+        self.data_dir.join("tmp")
     }
 
     /// Folder of the local storage backend.

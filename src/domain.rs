@@ -93,6 +93,31 @@ named_enum!(
     }
 );
 
+named_enum!(
+    /// Whose agency code selects D rows: the awarding or the funding agency.
+    AgencyType {
+        Awarding => "awarding",
+        Funding => "funding",
+    }
+);
+
+named_enum!(
+    /// Output format of a D file: comma-separated or pipe-delimited.
+    FileFormat {
+        Csv => "csv",
+        Txt => "txt",
+    }
+);
+
+impl FileFormat {
+    pub fn delimiter(self) -> u8 {
+        match self {
+            FileFormat::Csv => b',',
+            FileFormat::Txt => b'|',
+        }
+    }
+}
+
 impl FileType {
     /// D1 and D2 carry a date range and a validation job of their own.
     pub fn is_d_file(self) -> bool {

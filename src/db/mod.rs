@@ -1,5 +1,6 @@
 //! The SQLite database: pool, per-connection settings and schema.
 
+pub mod generation;
 pub mod jobs;
 pub mod submissions;
 pub mod tokens;

@@ -41,3 +41,13 @@ pub fn find_submission(
     })
     .optional()
 }
+
+/// A published submission whose files change becomes `updated`.
+pub fn mark_updated_if_published(conn: &Connection, submission_id: i64) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "UPDATE submissions SET publish_status = 'updated', publishable = 0
+         WHERE submission_id = ?1 AND publish_status = 'published'",
+    )?
+    .execute(params![submission_id])?;
+    Ok(())
+}

@@ -72,6 +72,7 @@ fn dispatch(req: &Request, st: &AppState) -> Result<Response, AppError> {
     let handler: fn(&Request, &AppState) -> Result<Response, AppError> = match (req.method(), route)
     {
         ("GET", "/v1/check_generation_status") => generation::check_generation_status,
+        ("POST", "/v1/generate_file") => generation::generate_file,
         ("POST", "/v1/login") => login::login,
         ("POST", "/v1/logout") => login::logout,
         ("GET", "/v1/session") => login::session,

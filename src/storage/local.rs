@@ -6,6 +6,7 @@ use super::{FileStore, is_safe_key};
 use anyhow::{Context, bail};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use std::fs::{self, File};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -83,6 +84,20 @@ impl FileStore for LocalStore {
             let _ = fs::remove_file(&tmp);
         }
         result.context("cannot write the file to local storage")
+    }
+
+    fn copy(&self, from: &str, to: &str) -> anyhow::Result<()> {
+        let Some(source) = self.path_of(from) else {
+            bail!("unsafe storage key")
+        };
+        self.put(to, &source)
+    }
+
+    fn open(&self, key: &str) -> anyhow::Result<Box<dyn Read + Send>> {
+        match LocalStore::open(self, key).context("cannot read the stored file")? {
+            Some((file, _)) => Ok(Box::new(file)),
+            None => bail!("the stored file is missing"),
+        }
     }
 
     fn signed_url(&self, key: &str, ttl_secs: u64) -> anyhow::Result<String> {

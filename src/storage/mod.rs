@@ -7,6 +7,7 @@ pub mod local;
 pub mod s3;
 
 use crate::config::{Config, StorageKind};
+use std::io::Read;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -14,6 +15,10 @@ use std::sync::Arc;
 pub trait FileStore: Send + Sync {
     /// Publishes the file at `local_path` under `key`, completely or not at all.
     fn put(&self, key: &str, local_path: &Path) -> anyhow::Result<()>;
+    /// Publishes a copy of the stored `from` under `to`.
+    fn copy(&self, from: &str, to: &str) -> anyhow::Result<()>;
+    /// Reads a stored file.
+    fn open(&self, key: &str) -> anyhow::Result<Box<dyn Read + Send>>;
     /// A download link for `key` that expires after `ttl_secs`.
     fn signed_url(&self, key: &str, ttl_secs: u64) -> anyhow::Result<String>;
 }

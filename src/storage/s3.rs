@@ -7,6 +7,7 @@ use anyhow::Context;
 use s3::creds::Credentials;
 use s3::{Bucket, Region};
 use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 use std::time::Duration;
 
@@ -56,6 +57,33 @@ impl FileStore for S3Store {
             "S3 upload answered HTTP {status}"
         );
         Ok(())
+    }
+
+    fn copy(&self, from: &str, to: &str) -> anyhow::Result<()> {
+        let status = self
+            .bucket
+            .copy_object_internal(from, to)
+            .map_err(|e| anyhow::anyhow!("S3 copy failed: {e}"))?;
+        anyhow::ensure!(
+            (200..300).contains(&status),
+            "S3 copy answered HTTP {status}"
+        );
+        Ok(())
+    }
+
+    fn open(&self, key: &str) -> anyhow::Result<Box<dyn Read + Send>> {
+        // Spool to an anonymous temporary file: memory stays flat.
+        let mut spool = tempfile::tempfile().context("cannot create a temporary file")?;
+        let status = self
+            .bucket
+            .get_object_to_writer(key, &mut spool)
+            .map_err(|e| anyhow::anyhow!("S3 download failed: {e}"))?;
+        anyhow::ensure!(
+            (200..300).contains(&status),
+            "S3 download answered HTTP {status}"
+        );
+        spool.seek(SeekFrom::Start(0))?;
+        Ok(Box::new(spool))
     }
 
     fn signed_url(&self, key: &str, ttl_secs: u64) -> anyhow::Result<String> {

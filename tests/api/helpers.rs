@@ -4,18 +4,22 @@
 use broker_lite::app::{App, RunningApp};
 use broker_lite::config::{Config, Secret};
 use broker_lite::fixtures::{self, FixtureSource};
+use broker_lite::worker::Worker;
 use rusqlite::Connection;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 use tempfile::TempDir;
 
 pub const SECRET: &str = "test-secret-key-0123456789";
 pub const BASE_FIXTURE: &str = include_str!("../../fixtures/test_base.json");
+pub const GENERATION_FIXTURE: &str = include_str!("../../fixtures/test_generation.json");
 
 pub struct TestApp {
-    pub dir: TempDir,
+    /// Keeps the data dir alive as long as the server.
+    pub _dir: TempDir,
     pub app: RunningApp,
 }
 
@@ -25,26 +29,81 @@ impl TestApp {
         Self::spawn_with(|_| {})
     }
 
-    /// A server loaded with the base fixture, with a config tweak.
+    /// A server loaded with the test fixtures, with a config tweak.
     pub fn spawn_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
         let dir = tempfile::tempdir().unwrap();
         let mut config = Config::local(dir.path(), Secret::new(SECRET));
         config.listen = "127.0.0.1:0".into();
+        // Tests drain the queue on their own thread, without retry delays.
+        config.run_workers = false;
+        config.retry_backoff_secs = 0;
         tweak(&mut config);
         let app = App::bind(config).unwrap();
         let mut conn = broker_lite::db::open(&app.state.config.db_path).unwrap();
-        fixtures::load(
-            &mut conn,
-            &[FixtureSource {
+        let sources = [
+            FixtureSource {
                 name: "test_base.json",
                 text: BASE_FIXTURE,
-            }],
-        )
-        .unwrap();
+            },
+            FixtureSource {
+                name: "test_generation.json",
+                text: GENERATION_FIXTURE,
+            },
+        ];
+        fixtures::load(&mut conn, &sources).unwrap();
         TestApp {
-            dir,
+            _dir: dir,
             app: app.spawn(),
         }
+    }
+
+    /// Starts a new server on the same data dir and stops the old one.
+    pub fn restart(&mut self) {
+        let mut config = (*self.app.state.config).clone();
+        config.listen = "127.0.0.1:0".into();
+        let fresh = App::bind(config).unwrap().spawn();
+        drop(std::mem::replace(&mut self.app, fresh));
+    }
+
+    /// Runs every queued task on this thread (the worker is off in tests).
+    pub fn run_pending_jobs(&self) -> usize {
+        let worker = Worker::new(Arc::clone(&self.app.state));
+        let mut ran = 0;
+        while worker.run_next_job().unwrap().is_some() {
+            ran += 1;
+        }
+        ran
+    }
+
+    /// Counts rows of a query.
+    pub fn count(&self, sql: &str) -> i64 {
+        self.db().query_row(sql, [], |r| r.get(0)).unwrap()
+    }
+
+    /// A job's status as stored.
+    pub fn job_status(&self, job_id: i64) -> String {
+        self.db()
+            .query_row(
+                "SELECT job_status FROM jobs WHERE job_id = ?1",
+                [job_id],
+                |r| r.get(0),
+            )
+            .unwrap()
+    }
+
+    /// `POST /v1/generate_file/` as a user.
+    pub fn generate(&self, body: serde_json::Value, user_id: i64) -> HttpResponse {
+        self.post_json("/v1/generate_file/", &body, Some(&self.token_for(user_id)))
+    }
+
+    /// Downloads a status answer's link.
+    pub fn download(&self, status: &serde_json::Value) -> HttpResponse {
+        let url = status["url"].as_str().expect("a url");
+        let base = format!("http://{}", self.app.addr);
+        let target = url
+            .strip_prefix(&base)
+            .unwrap_or_else(|| panic!("link not on this server: {url}"));
+        self.get(target, None)
     }
 
     pub fn db(&self) -> Connection {
@@ -128,6 +187,20 @@ impl TestApp {
     }
 }
 
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            return;
+        }
+        let left = self
+            .count("SELECT COUNT(*) FROM generation_tasks WHERE state IN ('queued', 'running')");
+        assert_eq!(
+            left, 0,
+            "the test left queued work; call run_pending_jobs()"
+        );
+    }
+}
+
 #[derive(Debug)]
 pub struct HttpResponse {
     pub status: u16,
@@ -181,7 +254,8 @@ pub fn raw_request(
     }
     head.push_str("\r\n");
     stream.write_all(head.as_bytes()).unwrap();
-    stream.write_all(body).unwrap();
+    // A server may answer (413) and close before reading a large body.
+    let _ = stream.write_all(body);
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw).unwrap();
     parse_response(&raw)

@@ -1,7 +1,6 @@
 //! Login, sessions, logout and every way a token can be refused.
 
 use crate::helpers::{SECRET, TestApp, assert_error};
-use broker_lite::app::App;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::json;
 
@@ -120,21 +119,9 @@ fn logout_revokes_the_token_and_the_revocation_survives_a_restart() {
         "other sessions stay valid"
     );
 
-    let config = (*app.app.state.config).clone();
-    let dir = app.dir;
-    drop(app.app);
-    let mut config = config;
-    config.listen = "127.0.0.1:0".into();
-    let restarted = App::bind(config).unwrap().spawn();
-    let resp = crate::helpers::raw_request(
-        restarted.addr,
-        "GET",
-        PROTECTED,
-        &[("x-session-id", &token)],
-        b"",
-    );
-    assert_error(&resp, 401, "Login Required");
-    drop(dir);
+    let mut app = app;
+    app.restart();
+    assert_error(&app.get(PROTECTED, Some(&token)), 401, "Login Required");
 }
 
 fn encode(claims: serde_json::Value, alg: Algorithm, key: &str) -> String {

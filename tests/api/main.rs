@@ -4,6 +4,7 @@
 mod cli;
 mod cors;
 mod files;
+mod generate_file;
 mod generation_status;
 mod helpers;
 mod login;

@@ -1,0 +1,186 @@
+//! The embedded worker: claims queued generation tasks from SQLite, runs
+//! them outside any transaction, and records the result. Transient failures
+//! are retried a bounded number of times; every task ends done or failed.
+
+mod tasks;
+pub mod validate;
+pub mod writer;
+
+use crate::app::AppState;
+use crate::db::generation::{self as gen_db, Task};
+use crate::storage::local::unix_now;
+use crate::timefmt::now_timestamp;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+/// Attempts a task gets before it fails for good.
+pub const MAX_ATTEMPTS: i64 = 3;
+
+/// Why a task failed, as far as a user can act on it.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum Failure {
+    #[error("storage failure")]
+    Storage,
+    #[error("disk failure")]
+    Disk,
+    /// A problem with the data; the message is for the user.
+    #[error("{0}")]
+    Data(String),
+}
+
+impl Failure {
+    fn of(err: &anyhow::Error) -> Option<&Failure> {
+        err.downcast_ref::<Failure>()
+            .or_else(|| err.chain().find_map(|e| e.downcast_ref::<Failure>()))
+    }
+
+    /// The message saved on the job.
+    pub fn user_message(err: &anyhow::Error) -> String {
+        match Failure::of(err) {
+            Some(Failure::Storage) => "The generated file could not be stored: the file storage is \
+                unreachable or refused it. Check the storage settings, then generate the file again."
+                .into(),
+            Some(Failure::Disk) => "The file could not be written in the data directory (is the disk \
+                full or read-only?). Free space or fix permissions, then generate the file again."
+                .into(),
+            Some(Failure::Data(message)) => message.clone(),
+            None => "File generation failed because of an internal error. Generate the file again; \
+                if it keeps failing, check the server log."
+                .into(),
+        }
+    }
+
+    fn is_transient(err: &anyhow::Error) -> bool {
+        !matches!(Failure::of(err), Some(Failure::Data(_)))
+    }
+}
+
+/// Wakes sleeping workers when work is queued.
+#[derive(Default)]
+pub struct Wake {
+    queued: Mutex<u64>,
+    signal: Condvar,
+}
+
+impl Wake {
+    pub fn notify(&self) {
+        if let Ok(mut n) = self.queued.lock() {
+            *n += 1;
+        }
+        self.signal.notify_all();
+    }
+
+    fn wait(&self, seen: &mut u64, timeout: Duration) {
+        let Ok(guard) = self.queued.lock() else {
+            return;
+        };
+        if *guard == *seen {
+            let _ = self
+                .signal
+                .wait_timeout(guard, timeout)
+                .map(|(g, _)| *seen = *g);
+        } else {
+            *seen = *guard;
+        }
+    }
+}
+
+/// Runs queued tasks for one application.
+pub struct Worker {
+    st: Arc<AppState>,
+}
+
+impl Worker {
+    pub fn new(st: Arc<AppState>) -> Worker {
+        Worker { st }
+    }
+
+    /// Runs the next due task, if any; `Ok(None)` when there is none.
+    pub fn run_next_job(&self) -> anyhow::Result<Option<i64>> {
+        let task = gen_db::claim_next(&*self.st.pool.get()?, unix_now() as i64)?;
+        let Some(task) = task else { return Ok(None) };
+        let outcome = catch_unwind(AssertUnwindSafe(|| tasks::execute(&self.st, &task)));
+        let now = now_timestamp();
+        match outcome {
+            Ok(Ok(())) => {
+                gen_db::end_task(&*self.st.pool.get()?, task.task_id, "done", None, &now)?;
+            }
+            Ok(Err(err)) => self.on_error(&task, &err)?,
+            Err(_) => {
+                log::error!("task {} ({:?}) panicked", task.task_id, task.kind);
+                let err = anyhow::anyhow!("the task panicked");
+                self.give_up(&task, &Failure::user_message(&err), &err)?;
+            }
+        }
+        self.st.wake.notify();
+        Ok(Some(task.task_id))
+    }
+
+    fn on_error(&self, task: &Task, err: &anyhow::Error) -> anyhow::Result<()> {
+        log::warn!(
+            "task {} ({:?}) attempt {} of {MAX_ATTEMPTS} failed: {err:#}",
+            task.task_id,
+            task.kind,
+            task.attempts
+        );
+        if task.attempts < MAX_ATTEMPTS && Failure::is_transient(err) {
+            let delay = self.st.config.retry_backoff_secs * 3u64.pow(task.attempts as u32 - 1);
+            let conn = self.st.pool.get()?;
+            gen_db::retry_later(
+                &conn,
+                task.task_id,
+                (unix_now() + delay) as i64,
+                &format!("{err:#}"),
+            )?;
+            return Ok(());
+        }
+        self.give_up(task, &Failure::user_message(err), err)
+    }
+
+    fn give_up(&self, task: &Task, message: &str, err: &anyhow::Error) -> anyhow::Result<()> {
+        tasks::fail(&self.st, task, message)?;
+        let conn = self.st.pool.get()?;
+        gen_db::end_task(
+            &conn,
+            task.task_id,
+            "failed",
+            Some(&format!("{err:#}")),
+            &now_timestamp(),
+        )?;
+        Ok(())
+    }
+
+    /// Runs tasks until `stop` is set; a task in progress is finished first.
+    pub fn run(&self, stop: &AtomicBool) {
+        let mut seen = 0;
+        while !stop.load(Ordering::SeqCst) {
+            match self.run_next_job() {
+                Ok(Some(_)) => continue,
+                Ok(None) => self.st.wake.wait(&mut seen, Duration::from_millis(500)),
+                Err(err) => {
+                    log::error!("worker: {err:#}");
+                    std::thread::sleep(Duration::from_secs(1));
+                }
+            }
+        }
+    }
+}
+
+/// Starts `n` named worker threads.
+pub fn spawn_workers(
+    st: &Arc<AppState>,
+    n: usize,
+    stop: &Arc<AtomicBool>,
+) -> Vec<std::thread::JoinHandle<()>> {
+    (0..n)
+        .map(|i| {
+            let (worker, stop) = (Worker::new(Arc::clone(st)), Arc::clone(stop));
+            std::thread::Builder::new()
+                .name(format!("worker-{i}"))
+                .spawn(move || worker.run(&stop))
+                .expect("cannot start a worker thread")
+        })
+        .collect()
+}

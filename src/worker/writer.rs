@@ -1,0 +1,239 @@
+//! Streams rows from SQLite into a CSV or pipe-delimited file: one row in
+//! memory at a time, buffered output, no allocation per field.
+
+use super::Failure;
+use crate::columns::{Column, layouts};
+use crate::db::generation::DRequest;
+use crate::domain::FileType;
+use anyhow::Context;
+use rusqlite::types::ValueRef;
+use rusqlite::{Connection, Params};
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::Path;
+
+/// What was written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Written {
+    pub rows: i64,
+    pub bytes: i64,
+}
+
+fn select_list(alias: &str, columns: &[Column]) -> String {
+    // Column names come from the embedded DAIMS layouts, never from a request.
+    columns
+        .iter()
+        .map(|c| format!("{alias}.\"{}\"", c.source))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The D1 or D2 file of a request.
+pub fn write_d(conn: &Connection, req: &DRequest, path: &Path) -> anyhow::Result<Written> {
+    let l = layouts();
+    let (table, columns, order, active) = match req.file_type {
+        FileType::D1 => (
+            "detached_award_procurement",
+            &l.d1,
+            "detached_award_procurement_id",
+            "",
+        ),
+        _ => (
+            "published_fabs",
+            &l.d2,
+            "published_fabs_id",
+            " AND t.is_active = 1",
+        ),
+    };
+    let agency_column = format!("{}_agency_code", req.agency_type);
+    let sql = format!(
+        "SELECT {} FROM {table} t
+         WHERE t.{agency_column} = ?1 AND t.action_date >= ?2 AND t.action_date <= ?3{active}
+         ORDER BY t.action_date, t.{order}",
+        select_list("t", columns)
+    );
+    let headers: Vec<&str> = columns
+        .iter()
+        .map(
+            |c| match (&c.header_with_element_number, req.element_numbers) {
+                (Some(numbered), true) => numbered.as_str(),
+                _ => c.header.as_str(),
+            },
+        )
+        .collect();
+    let params = (&req.agency_code, &req.start, &req.end);
+    write_rows(
+        conn,
+        &sql,
+        params,
+        columns,
+        &headers,
+        req.file_format.delimiter(),
+        path,
+    )
+}
+
+/// The E file of a submission: the latest SAM row of each recipient UEI of
+/// its D1 and D2 award rows.
+pub fn write_e(conn: &Connection, submission_id: i64, path: &Path) -> anyhow::Result<Written> {
+    let columns = &layouts().e;
+    let sql = format!(
+        "WITH ueis AS (
+             SELECT awardee_or_recipient_uei AS uei FROM award_procurement
+              WHERE submission_id = ?1 AND awardee_or_recipient_uei IS NOT NULL
+             UNION
+             SELECT awardee_or_recipient_uei FROM award_financial_assistance
+              WHERE submission_id = ?1 AND awardee_or_recipient_uei IS NOT NULL)
+         SELECT {} FROM ueis u
+         JOIN sam_recipient s ON s.sam_recipient_id =
+             (SELECT MAX(sam_recipient_id) FROM sam_recipient WHERE uei = u.uei)
+         ORDER BY u.uei",
+        select_list("s", columns)
+    );
+    let headers: Vec<&str> = columns.iter().map(|c| c.header.as_str()).collect();
+    write_rows(conn, &sql, [submission_id], columns, &headers, b',', path)
+}
+
+/// The F file of a submission: sub-contracts of its D1 awards and sub-grants
+/// of its D2 awards.
+pub fn write_f(conn: &Connection, submission_id: i64, path: &Path) -> anyhow::Result<Written> {
+    let columns = &layouts().f;
+    let sql = format!(
+        "SELECT {} FROM subaward s
+         WHERE (s.subaward_type = 'sub-contract' AND s.unique_award_key IN
+                 (SELECT unique_award_key FROM award_procurement WHERE submission_id = ?1))
+            OR (s.subaward_type = 'sub-grant' AND s.unique_award_key IN
+                 (SELECT unique_award_key FROM award_financial_assistance WHERE submission_id = ?1))
+         ORDER BY s.subaward_id",
+        select_list("s", columns)
+    );
+    let headers: Vec<&str> = columns.iter().map(|c| c.header.as_str()).collect();
+    write_rows(conn, &sql, [submission_id], columns, &headers, b',', path)
+}
+
+/// `YYYY-MM-DD` as `YYYYMMDD`; anything else is written as stored.
+fn compact_date(text: &[u8], buf: &mut [u8; 8]) -> Option<()> {
+    if text.len() != 10 || text[4] != b'-' || text[7] != b'-' {
+        return None;
+    }
+    buf[..4].copy_from_slice(&text[..4]);
+    buf[4..6].copy_from_slice(&text[5..7]);
+    buf[6..].copy_from_slice(&text[8..]);
+    Some(())
+}
+
+fn write_rows(
+    conn: &Connection,
+    sql: &str,
+    params: impl Params,
+    columns: &[Column],
+    headers: &[&str],
+    delimiter: u8,
+    path: &Path,
+) -> anyhow::Result<Written> {
+    let file = File::create(path).context(Failure::Disk)?;
+    let mut out = csv::WriterBuilder::new()
+        .delimiter(delimiter)
+        .terminator(csv::Terminator::CRLF)
+        .quote_style(csv::QuoteStyle::Necessary)
+        .from_writer(BufWriter::with_capacity(1 << 20, file));
+    out.write_record(headers).context(Failure::Disk)?;
+    let mut stmt = conn.prepare(sql)?;
+    let mut rows = stmt.query(params)?;
+    let mut count = 0i64;
+    let (mut date_buf, mut number) = ([0u8; 8], itoa::Buffer::new());
+    while let Some(row) = rows.next()? {
+        for (i, column) in columns.iter().enumerate() {
+            let field: &[u8] = match row.get_ref(i)? {
+                ValueRef::Null => b"",
+                ValueRef::Text(text) if column.yyyymmdd => {
+                    match compact_date(text, &mut date_buf) {
+                        Some(()) => &date_buf,
+                        None => text,
+                    }
+                }
+                ValueRef::Text(bytes) | ValueRef::Blob(bytes) => bytes,
+                ValueRef::Integer(n) => number.format(n).as_bytes(),
+                ValueRef::Real(f) => {
+                    out.write_field(f.to_string()).context(Failure::Disk)?;
+                    continue;
+                }
+            };
+            out.write_field(field).context(Failure::Disk)?;
+        }
+        out.write_record(None::<&[u8]>).context(Failure::Disk)?;
+        count += 1;
+    }
+    let file = out
+        .into_inner()
+        .map_err(|e| anyhow::anyhow!("{}", e.error()))
+        .context(Failure::Disk)?
+        .into_inner()
+        .map_err(|e| anyhow::anyhow!("{}", e.error()))
+        .context(Failure::Disk)?;
+    file.sync_all().context(Failure::Disk)?;
+    let bytes = file.metadata().context(Failure::Disk)?.len();
+    Ok(Written {
+        rows: count,
+        bytes: bytes as i64,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::in_memory;
+    use crate::domain::{AgencyType, FileFormat};
+
+    fn request(format: FileFormat) -> DRequest {
+        DRequest {
+            file_type: FileType::D1,
+            start: "2020-01-01".into(),
+            end: "2020-01-31".into(),
+            agency_code: "097".into(),
+            agency_type: AgencyType::Awarding,
+            file_format: format,
+            element_numbers: false,
+        }
+    }
+
+    #[test]
+    fn d1_rows_are_quoted_dated_and_filtered() {
+        let conn = in_memory();
+        conn.execute_batch(
+            "INSERT INTO detached_award_procurement (detached_award_proc_unique, piid, action_date,
+                 awarding_agency_code, award_description)
+             VALUES ('k1', 'P,1', '2020-01-31', '097', 'say \"hi\"
+next line'),
+                    ('k2', 'P2', '2020-02-01', '097', 'late'),
+                    ('k3', 'P3', '2020-01-01', '020', 'other agency'),
+                    ('k4', 'P|4', '2020-01-01', '097', NULL);",
+        )
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("d1.csv");
+        let written = write_d(&conn, &request(FileFormat::Csv), &path).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(
+            written,
+            Written {
+                rows: 2,
+                bytes: text.len() as i64
+            }
+        );
+        let lines: Vec<&str> = text.split("\r\n").collect();
+        assert!(lines[0].starts_with("ContractTransactionUniqueKey,PrimeAwardUniqueKey,PIID,"));
+        assert!(lines[1].starts_with("k4,,P|4,"), "{}", lines[1]);
+        assert!(text.contains("k1,,\"P,1\","));
+        assert!(text.contains("\"say \"\"hi\"\"\nnext line\""));
+        assert!(text.contains(",20200131,"));
+        assert!(!text.contains("2020-01-31"));
+
+        let txt = dir.path().join("d1.txt");
+        write_d(&conn, &request(FileFormat::Txt), &txt).unwrap();
+        let text = std::fs::read_to_string(&txt).unwrap();
+        assert!(text.starts_with("ContractTransactionUniqueKey|PrimeAwardUniqueKey|PIID|"));
+        assert!(text.contains("k4||\"P|4\"|"));
+        assert!(text.contains("k1||P,1|"));
+    }
+}

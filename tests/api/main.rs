@@ -3,6 +3,7 @@
 
 mod cli;
 mod cors;
+mod crash;
 mod files;
 mod generate_file;
 mod generation_status;

@@ -133,3 +133,19 @@ pub fn queue_submission_file(
     tx.commit()?;
     Ok(())
 }
+
+/// Creates a detached file_upload job for a user and links it to the D file
+/// cache; returns the new job's id.
+pub fn queue_detached_file(
+    conn: &mut Connection,
+    user_id: i64,
+    req: &DRequest,
+) -> Result<i64, AppError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let now = now_timestamp();
+    let job_id =
+        jobs::insert_detached_job(&tx, user_id, req.file_type, &req.start, &req.end, &now)?;
+    link_d_generation(&tx, job_id, req, &now)?;
+    tx.commit()?;
+    Ok(job_id)
+}

@@ -237,3 +237,20 @@ pub fn jobs_waiting_on(conn: &Connection, file_generation_id: i64) -> rusqlite::
     stmt.query_map(params![file_generation_id], job_from_row)?
         .collect()
 }
+
+/// A new detached upload job (no submission) for a user.
+pub fn insert_detached_job(
+    conn: &Connection,
+    user_id: i64,
+    file_type: FileType,
+    start: &str,
+    end: &str,
+    now: &str,
+) -> rusqlite::Result<i64> {
+    conn.prepare_cached(
+        "INSERT INTO jobs (job_type, file_type, job_status, user_id, start_date, end_date, updated_at)
+         VALUES ('file_upload', ?1, 'waiting', ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![file_type.as_str(), user_id, start, end, now])?;
+    Ok(conn.last_insert_rowid())
+}

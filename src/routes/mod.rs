@@ -2,6 +2,7 @@
 //! panics into the broker's JSON answers, and adds CORS headers.
 
 pub mod cors;
+pub mod detached;
 pub mod files;
 pub mod generation;
 pub mod login;
@@ -73,6 +74,11 @@ fn dispatch(req: &Request, st: &AppState) -> Result<Response, AppError> {
     {
         ("GET", "/v1/check_generation_status") => generation::check_generation_status,
         ("POST", "/v1/generate_file") => generation::generate_file,
+        ("POST", "/v1/generate_detached_file") => detached::generate_detached_file,
+        ("GET", "/v1/check_detached_generation_status") => {
+            detached::check_detached_generation_status
+        }
+        ("GET", "/v1/get_detached_file_url") => detached::get_detached_file_url,
         ("POST", "/v1/login") => login::login,
         ("POST", "/v1/logout") => login::logout,
         ("GET", "/v1/session") => login::session,

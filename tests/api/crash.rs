@@ -22,7 +22,10 @@ fn start(dir: &Path) -> (Child, SocketAddr) {
         .unwrap();
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
     let addr = loop {
-        let line = lines.next().expect("server exited before listening").unwrap();
+        let line = lines
+            .next()
+            .expect("server exited before listening")
+            .unwrap();
         if let Some(rest) = line.split("listening on http://").nth(1) {
             break rest.split_whitespace().next().unwrap().parse().unwrap();
         }
@@ -54,7 +57,11 @@ fn a_generation_killed_mid_way_resumes_after_a_restart() {
         .env("BROKER_DATA_DIR", dir.path())
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let conn = rusqlite::Connection::open(dir.path().join("broker.db")).unwrap();
     conn.execute_batch(&format!(
         "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {ROWS})
@@ -72,17 +79,33 @@ fn a_generation_killed_mid_way_resumes_after_a_restart() {
     let token = broker_lite::auth::mint_token(&broker_lite::config::Secret::new(SECRET), 2, 600)
         .unwrap()
         .0;
-    let body = r#"{"submission_id": 10, "file_type": "D1", "start": "10/01/2019", "end": "12/31/2019"}"#;
-    let headers = [("x-session-id", token.as_str()), ("Content-Type", "application/json")];
-    let resp = raw_request(addr, "POST", "/v1/generate_file/", &headers, body.as_bytes());
+    let body =
+        r#"{"submission_id": 10, "file_type": "D1", "start": "10/01/2019", "end": "12/31/2019"}"#;
+    let headers = [
+        ("x-session-id", token.as_str()),
+        ("Content-Type", "application/json"),
+    ];
+    let resp = raw_request(
+        addr,
+        "POST",
+        "/v1/generate_file/",
+        &headers,
+        body.as_bytes(),
+    );
     assert_eq!(resp.status, 200, "{}", resp.text());
     wait_for("the generation to start", Duration::from_secs(60), || {
-        query::<String>(dir.path(), "SELECT job_status FROM jobs WHERE job_id = 1001") == "running"
+        query::<String>(
+            dir.path(),
+            "SELECT job_status FROM jobs WHERE job_id = 1001",
+        ) == "running"
     });
     std::thread::sleep(Duration::from_millis(200));
     server.kill().unwrap();
     server.wait().unwrap();
-    let state: String = query(dir.path(), "SELECT state FROM generation_tasks WHERE kind = 'generate_d'");
+    let state: String = query(
+        dir.path(),
+        "SELECT state FROM generation_tasks WHERE kind = 'generate_d'",
+    );
     assert_eq!(state, "running", "the kill must land during the generation");
 
     let (mut server, addr) = start(dir.path());
@@ -94,9 +117,19 @@ fn a_generation_killed_mid_way_resumes_after_a_restart() {
     });
     assert_eq!(status["status"], "finished", "{status}");
     let url = status["url"].as_str().unwrap();
-    let file = raw_request(addr, "GET", url.strip_prefix(&format!("http://{addr}")).unwrap(), &[], b"");
+    let file = raw_request(
+        addr,
+        "GET",
+        url.strip_prefix(&format!("http://{addr}")).unwrap(),
+        &[],
+        b"",
+    );
     assert_eq!(file.status, 200);
-    let lines = file.body.split(|b| *b == b'\n').filter(|l| !l.is_empty()).count() as i64;
+    let lines = file
+        .body
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .count() as i64;
     assert_eq!(lines, ROWS + 1, "header plus every row");
     assert_eq!(status["size"].as_u64(), Some(file.body.len() as u64));
     server.kill().unwrap();

@@ -4,6 +4,7 @@
 mod cli;
 mod cors;
 mod crash;
+mod detached;
 mod files;
 mod generate_file;
 mod generation_status;

@@ -5,7 +5,7 @@ use crate::config::{Config, StorageKind};
 use crate::db::generation::requeue_running;
 use crate::db::{self, Pool};
 use crate::routes;
-use crate::storage::{self, FileStore, links::LinkSigner, local::LocalStore};
+use crate::storage::{FileStore, links::LinkSigner, local::LocalStore, s3::S3Store};
 use crate::worker::{Wake, spawn_workers};
 use rouille::{Request, Response, Server};
 use std::net::SocketAddr;
@@ -67,7 +67,14 @@ impl App {
                 let local = Arc::new(LocalStore::new(config.files_dir(), &public_url, signer)?);
                 (local.clone(), Some(local))
             }
-            StorageKind::S3 => (storage::from_config(&config, &public_url)?, None),
+            StorageKind::S3 => {
+                let settings = config.s3.as_ref().ok_or_else(|| {
+                    anyhow::anyhow!("--storage s3 needs the BROKER_S3_* settings")
+                })?;
+                let store = Arc::new(S3Store::new(settings)?);
+                probe_s3(Arc::clone(&store));
+                (store as Arc<dyn FileStore>, None)
+            }
         };
         let state = Arc::new(AppState {
             config: Arc::new(config),
@@ -145,5 +152,21 @@ fn clean_scratch(dir: &std::path::Path) {
         for entry in entries.flatten() {
             let _ = std::fs::remove_file(entry.path());
         }
+    }
+}
+
+/// Checks the S3 bucket in the background: an unreachable bucket is logged
+/// loudly, and the service keeps answering (statuses come from SQLite).
+fn probe_s3(store: Arc<S3Store>) {
+    let spawned = std::thread::Builder::new()
+        .name("s3-probe".into())
+        .spawn(move || match store.check() {
+            Ok(()) => log::info!("S3 storage is reachable"),
+            Err(err) => log::error!(
+                "{err:#}; the service keeps answering, but generations will fail until S3 is usable"
+            ),
+        });
+    if let Err(err) = spawned {
+        log::warn!("cannot start the S3 check: {err}");
     }
 }

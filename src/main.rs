@@ -97,6 +97,9 @@ struct ServeArgs {
         value_delimiter = ','
     )]
     cors_origins: Vec<String>,
+    /// First retry delay of a failed generation, in seconds (later ones triple it).
+    #[arg(long, env = "BROKER_RETRY_BACKOFF", default_value_t = 5)]
+    retry_backoff: u64,
     /// Load the demo data into a fresh database.
     #[arg(long)]
     demo: bool,
@@ -115,7 +118,14 @@ struct TokenArgs {
 }
 
 fn main() -> ExitCode {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    let mut logger =
+        env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"));
+    // The HTTP client logs request headers at debug level, and those carry
+    // S3 request signatures: keep it quiet whatever RUST_LOG says.
+    for module in ["attohttpc", "rustls", "aws_creds", "s3"] {
+        logger.filter_module(module, log::LevelFilter::Warn);
+    }
+    logger.init();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => serve(args),
@@ -151,6 +161,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.s3 = s3;
     config.workers = args.workers;
     config.url_ttl = args.url_ttl;
+    config.retry_backoff_secs = args.retry_backoff;
     if !args.cors_origins.is_empty() {
         config.cors_origins = args.cors_origins;
     }

@@ -6,10 +6,8 @@ pub mod links;
 pub mod local;
 pub mod s3;
 
-use crate::config::{Config, StorageKind};
 use std::io::Read;
 use std::path::Path;
-use std::sync::Arc;
 
 /// A place to publish generated files and to hand out expiring links to them.
 pub trait FileStore: Send + Sync {
@@ -21,25 +19,6 @@ pub trait FileStore: Send + Sync {
     fn open(&self, key: &str) -> anyhow::Result<Box<dyn Read + Send>>;
     /// A download link for `key` that expires after `ttl_secs`.
     fn signed_url(&self, key: &str, ttl_secs: u64) -> anyhow::Result<String>;
-}
-
-/// Builds the backend the configuration names. `public_url` is the base of
-/// local links (the configured one, or the bound address).
-pub fn from_config(config: &Config, public_url: &str) -> anyhow::Result<Arc<dyn FileStore>> {
-    Ok(match config.storage {
-        StorageKind::Local => Arc::new(local::LocalStore::new(
-            config.files_dir(),
-            public_url,
-            links::LinkSigner::new(config.secret.expose()),
-        )?),
-        StorageKind::S3 => {
-            let settings = config
-                .s3
-                .as_ref()
-                .ok_or_else(|| anyhow::anyhow!("--storage s3 needs the BROKER_S3_* settings"))?;
-            Arc::new(s3::S3Store::new(settings)?)
-        }
-    })
 }
 
 /// Storage key of a file generated for a submission.

@@ -1,18 +1,47 @@
-//! S3 storage: streamed uploads and SigV4-presigned download links, through
-//! rust-s3's blocking client (no async runtime in the binary).
+//! S3 storage: streamed (multipart for large files) uploads, server-side
+//! copies and SigV4-presigned download links, through rust-s3's blocking
+//! client (no async runtime in the binary).
 
 use super::FileStore;
 use crate::config::S3Settings;
 use anyhow::Context;
 use s3::creds::Credentials;
+use s3::error::S3Error;
 use s3::{Bucket, Region};
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 use std::time::Duration;
 
+/// Per-request timeout; with the worker's three attempts a failing upload
+/// gives up within two minutes.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
+
 pub struct S3Store {
     bucket: Box<Bucket>,
+    /// Where the bucket is, for log lines (no credentials).
+    location: String,
+}
+
+/// A short description of an S3 failure: the HTTP status and the S3 error
+/// code only. Error bodies can echo request signatures, so they never go
+/// into a message or a log line.
+fn describe(err: &S3Error) -> String {
+    match err {
+        S3Error::HttpFailWithBody(status, body) => {
+            let code = body
+                .split_once("<Code>")
+                .and_then(|(_, rest)| rest.split_once("</Code>"))
+                .map(|(code, _)| code)
+                .filter(|c| c.chars().all(|ch| ch.is_ascii_alphanumeric()))
+                .unwrap_or("unknown error");
+            format!("HTTP {status} ({code})")
+        }
+        S3Error::HttpFail => "HTTP error".into(),
+        S3Error::Atto(_) => "the S3 endpoint is unreachable".into(),
+        S3Error::Io(_) => "I/O error talking to S3".into(),
+        _ => "S3 client error".into(),
+    }
 }
 
 impl S3Store {
@@ -20,7 +49,7 @@ impl S3Store {
         let region = match &settings.endpoint {
             Some(endpoint) => Region::Custom {
                 region: settings.region.clone(),
-                endpoint: endpoint.clone(),
+                endpoint: endpoint.trim_end_matches('/').to_string(),
             },
             None => settings
                 .region
@@ -36,22 +65,37 @@ impl S3Store {
         )
         .context("invalid S3 credentials")?;
         let mut bucket = Bucket::new(&settings.bucket, region, credentials)
-            .context("invalid S3 bucket settings")?;
+            .map_err(|e| anyhow::anyhow!("invalid S3 bucket settings: {}", describe(&e)))?;
         if settings.endpoint.is_some() {
             bucket = bucket.with_path_style();
         }
-        bucket.set_request_timeout(Some(Duration::from_secs(30)));
-        Ok(S3Store { bucket })
+        bucket.set_request_timeout(Some(REQUEST_TIMEOUT));
+        let location = format!(
+            "bucket {} at {}",
+            settings.bucket,
+            settings.endpoint.as_deref().unwrap_or(&settings.region)
+        );
+        Ok(S3Store { bucket, location })
+    }
+
+    /// Checks that the bucket answers with these credentials.
+    pub fn check(&self) -> anyhow::Result<()> {
+        // 404 means the bucket answered and the credentials work.
+        match self.bucket.head_object("broker-lite-reachability-probe") {
+            Ok((_, status)) if (200..300).contains(&status) || status == 404 => Ok(()),
+            Ok((_, status)) => anyhow::bail!("S3 {} is not usable: HTTP {status}", self.location),
+            Err(S3Error::HttpFailWithBody(404, _)) => Ok(()),
+            Err(e) => anyhow::bail!("S3 {} is not usable: {}", self.location, describe(&e)),
+        }
     }
 }
 
 impl FileStore for S3Store {
     fn put(&self, key: &str, local_path: &Path) -> anyhow::Result<()> {
         let mut file = File::open(local_path).context("cannot open the generated file")?;
-        let status = self
-            .bucket
-            .put_object_stream(&mut file, key)
-            .map_err(|e| anyhow::anyhow!("S3 upload failed: {e}"))?;
+        let status = self.bucket.put_object_stream(&mut file, key).map_err(|e| {
+            anyhow::anyhow!("S3 upload to {} failed: {}", self.location, describe(&e))
+        })?;
         anyhow::ensure!(
             (200..300).contains(&status),
             "S3 upload answered HTTP {status}"
@@ -60,10 +104,9 @@ impl FileStore for S3Store {
     }
 
     fn copy(&self, from: &str, to: &str) -> anyhow::Result<()> {
-        let status = self
-            .bucket
-            .copy_object_internal(from, to)
-            .map_err(|e| anyhow::anyhow!("S3 copy failed: {e}"))?;
+        let status = self.bucket.copy_object_internal(from, to).map_err(|e| {
+            anyhow::anyhow!("S3 copy in {} failed: {}", self.location, describe(&e))
+        })?;
         anyhow::ensure!(
             (200..300).contains(&status),
             "S3 copy answered HTTP {status}"
@@ -77,7 +120,13 @@ impl FileStore for S3Store {
         let status = self
             .bucket
             .get_object_to_writer(key, &mut spool)
-            .map_err(|e| anyhow::anyhow!("S3 download failed: {e}"))?;
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "S3 download from {} failed: {}",
+                    self.location,
+                    describe(&e)
+                )
+            })?;
         anyhow::ensure!(
             (200..300).contains(&status),
             "S3 download answered HTTP {status}"
@@ -90,6 +139,22 @@ impl FileStore for S3Store {
         let ttl = u32::try_from(ttl_secs).unwrap_or(u32::MAX);
         self.bucket
             .presign_get(key, ttl, None)
-            .map_err(|e| anyhow::anyhow!("cannot presign an S3 link: {e}"))
+            .map_err(|e| anyhow::anyhow!("cannot presign an S3 link: {}", describe(&e)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn s3_failures_are_described_without_their_bodies() {
+        let body = "<Error><Code>SignatureDoesNotMatch</Code><SignatureProvided>abc123</SignatureProvided></Error>";
+        let text = describe(&S3Error::HttpFailWithBody(403, body.into()));
+        assert_eq!(text, "HTTP 403 (SignatureDoesNotMatch)");
+        assert_eq!(
+            describe(&S3Error::HttpFailWithBody(500, "<x>".into())),
+            "HTTP 500 (unknown error)"
+        );
     }
 }

@@ -10,3 +10,4 @@ mod generate_file;
 mod generation_status;
 mod helpers;
 mod login;
+mod s3;

@@ -61,43 +61,58 @@ fn logged_path(req: &Request) -> String {
     raw_path(req).chars().take(MAX_LOGGED_PATH).collect()
 }
 
+type Handler = fn(&Request, &AppState) -> Result<Response, AppError>;
+
+/// Every route: method, path (trailing slash optional) and handler. The
+/// OpenAPI description must list exactly these (a test checks it).
+pub const ROUTES: &[(&str, &str, Handler)] = &[
+    ("POST", "/v1/login/", login::login),
+    ("POST", "/v1/logout/", login::logout),
+    ("GET", "/v1/session/", login::session),
+    ("GET", "/v1/active_user/", login::active_user),
+    ("GET", "/v1/check_generation_status/", generation::check_generation_status),
+    ("POST", "/v1/generate_file/", generation::generate_file),
+    ("POST", "/v1/generate_detached_file/", detached::generate_detached_file),
+    ("GET", "/v1/check_detached_generation_status/", detached::check_detached_generation_status),
+    ("GET", "/v1/get_detached_file_url/", detached::get_detached_file_url),
+    ("GET", "/v1/openapi.json", openapi),
+];
+
+/// Prefix of local file downloads, `GET /v1/files/{key}`.
+pub const FILES_PREFIX: &str = "/v1/files/";
+
+/// The OpenAPI description of these routes.
+pub const OPENAPI: &str = include_str!("../../openapi.json");
+
+fn openapi(_: &Request, _: &AppState) -> Result<Response, AppError> {
+    Ok(Response::from_data("application/json", OPENAPI))
+}
+
 fn dispatch(req: &Request, st: &AppState) -> Result<Response, AppError> {
     let path = raw_path(req);
-    if let Some(key) = path.strip_prefix("/v1/files/") {
+    if let Some(key) = path.strip_prefix(FILES_PREFIX) {
         return match req.method() {
             "GET" => files::download(req, st, key),
             _ => Err(method_not_allowed()),
         };
     }
     let route = path.trim_end_matches('/');
-    let handler: fn(&Request, &AppState) -> Result<Response, AppError> = match (req.method(), route)
-    {
-        ("GET", "/v1/check_generation_status") => generation::check_generation_status,
-        ("POST", "/v1/generate_file") => generation::generate_file,
-        ("POST", "/v1/generate_detached_file") => detached::generate_detached_file,
-        ("GET", "/v1/check_detached_generation_status") => {
-            detached::check_detached_generation_status
+    let mut path_known = false;
+    for (method, pattern, handler) in ROUTES {
+        if pattern.trim_end_matches('/') == route {
+            if *method == req.method() {
+                return handler(req, st);
+            }
+            path_known = true;
         }
-        ("GET", "/v1/get_detached_file_url") => detached::get_detached_file_url,
-        ("POST", "/v1/login") => login::login,
-        ("POST", "/v1/logout") => login::logout,
-        ("GET", "/v1/session") => login::session,
-        ("GET", "/v1/active_user") => login::active_user,
-        (
-            _,
-            "/v1/check_generation_status"
-            | "/v1/login"
-            | "/v1/logout"
-            | "/v1/session"
-            | "/v1/active_user",
-        ) => return Err(method_not_allowed()),
-        _ => {
-            return Err(AppError::NotFound(
-                "The requested URL was not found on the server. If you entered the URL manually please check your spelling and try again.".into(),
-            ));
-        }
-    };
-    handler(req, st)
+    }
+    Err(if path_known {
+        method_not_allowed()
+    } else {
+        AppError::NotFound(
+            "The requested URL was not found on the server. If you entered the URL manually please check your spelling and try again.".into(),
+        )
+    })
 }
 
 fn method_not_allowed() -> AppError {
@@ -218,6 +233,23 @@ mod tests {
         let mut text = String::new();
         body.read_to_string(&mut text).unwrap();
         assert_eq!(text, r#"{"message":"An internal error occurred"}"#);
+    }
+
+    #[test]
+    fn the_openapi_description_lists_exactly_the_routes() {
+        let doc: serde_json::Value = serde_json::from_str(OPENAPI).unwrap();
+        let mut described: Vec<(String, String)> = Vec::new();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for method in item.as_object().unwrap().keys() {
+                described.push((method.to_uppercase(), path.clone()));
+            }
+        }
+        let mut served: Vec<(String, String)> =
+            ROUTES.iter().map(|(m, p, _)| (m.to_string(), p.to_string())).collect();
+        served.push(("GET".into(), format!("{FILES_PREFIX}{{key}}")));
+        described.sort();
+        served.sort();
+        assert_eq!(described, served);
     }
 
     #[test]

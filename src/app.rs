@@ -24,6 +24,8 @@ pub struct AppState {
     pub public_url: String,
     /// Wakes the workers when a request queues work.
     pub wake: Wake,
+    /// Set to shut down: the server stops accepting, workers stop at a safe point.
+    pub stop: Arc<AtomicBool>,
 }
 
 type Handler = Box<dyn Fn(&Request) -> Response + Send + Sync>;
@@ -83,6 +85,7 @@ impl App {
             local,
             public_url,
             wake: Wake::default(),
+            stop: Arc::new(AtomicBool::new(false)),
         });
         let _ = cell.set(Arc::clone(&state));
         Ok(App { server, state })
@@ -92,11 +95,13 @@ impl App {
         self.server.server_addr()
     }
 
-    /// Serves (and runs the workers) until `stop` is set, then waits for
-    /// requests in flight and lets each worker finish its task.
-    pub fn run(self, stop: &Arc<AtomicBool>) {
+    /// Serves (and runs the workers) until `state.stop` is set, then stops
+    /// accepting, waits for requests in flight and for each worker to reach
+    /// a safe point (an interrupted generation is queued again).
+    pub fn run(self) {
+        let stop = Arc::clone(&self.state.stop);
         let workers = if self.state.config.run_workers {
-            spawn_workers(&self.state, self.state.config.workers, stop)
+            spawn_workers(&self.state, self.state.config.workers, &stop)
         } else {
             Vec::new()
         };
@@ -104,6 +109,7 @@ impl App {
             self.server.poll_timeout(Duration::from_millis(200));
         }
         self.server.join();
+        drop(self.server);
         self.state.wake.notify();
         for worker in workers {
             let _ = worker.join();
@@ -114,11 +120,10 @@ impl App {
     pub fn spawn(self) -> RunningApp {
         let addr = self.addr();
         let state = Arc::clone(&self.state);
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = Arc::clone(&stop);
+        let stop = Arc::clone(&self.state.stop);
         let thread = std::thread::Builder::new()
             .name("http".into())
-            .spawn(move || self.run(&flag))
+            .spawn(move || self.run())
             .expect("cannot start the server thread");
         RunningApp {
             addr,

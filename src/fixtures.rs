@@ -235,7 +235,8 @@ impl Loader<'_> {
             )
         };
         self.conn
-            .execute(&sql, params_from_iter(values))
+            .prepare_cached(&sql)
+            .and_then(|mut stmt| stmt.execute(params_from_iter(values)))
             .map_err(|e| (constraint_column(&e, table), describe(&e)))?;
         Ok(self.conn.last_insert_rowid())
     }

@@ -9,7 +9,6 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 
 #[derive(Parser)]
 #[command(
@@ -181,8 +180,13 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         app.addr(),
         app.state.public_url
     );
-    let stop = Arc::new(AtomicBool::new(false));
-    app.run(&stop);
+    // SIGTERM/SIGINT: stop accepting, let workers reach a safe point, exit.
+    for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        signal_hook::flag::register(signal, Arc::clone(&app.state.stop))
+            .context("cannot install the signal handlers")?;
+    }
+    app.run();
+    log::info!("broker-lite stopped");
     Ok(())
 }
 
@@ -199,12 +203,7 @@ fn load_fixtures(args: DbArgs, files: Vec<PathBuf>) -> anyhow::Result<()> {
         .zip(&texts)
         .map(|(name, text)| FixtureSource { name, text })
         .collect();
-    let db_path = args.db_path();
-    if let Some(parent) = db_path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent)?;
-    }
-    let mut conn = db::open(&db_path)?;
-    db::migrate(&mut conn)?;
+    let mut conn = db::open_migrated(&args.db_path())?;
     let report = fixtures::load(&mut conn, &sources)?;
     for (table, rows) in report {
         println!("{table}: {rows} rows");
@@ -214,8 +213,7 @@ fn load_fixtures(args: DbArgs, files: Vec<PathBuf>) -> anyhow::Result<()> {
 
 fn token(args: TokenArgs) -> anyhow::Result<()> {
     let secret = config::load_secret(&args.db.data_dir)?;
-    let mut conn = db::open(&args.db.db_path())?;
-    db::migrate(&mut conn)?;
+    let conn = db::open_migrated(&args.db.db_path())?;
     let user = db::users::find_user_by_email(&conn, &args.user)?
         .with_context(|| format!("no user with email {}", args.user))?;
     let (token, _) = auth::mint_token(&secret, user.user_id, args.ttl)?;

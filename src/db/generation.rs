@@ -242,6 +242,15 @@ pub fn requeue_running(conn: &Connection) -> rusqlite::Result<usize> {
     )
 }
 
+/// Puts back a task that a shutdown interrupted, without counting the attempt.
+pub fn requeue_interrupted(conn: &Connection, task_id: i64) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "UPDATE generation_tasks SET state = 'queued', attempts = MAX(attempts - 1, 0) WHERE task_id = ?1",
+    )?
+    .execute(params![task_id])?;
+    Ok(())
+}
+
 /// Ends a task: `done` or `failed`.
 pub fn end_task(
     conn: &Connection,

@@ -31,19 +31,24 @@ pub fn open(path: &Path) -> anyhow::Result<Connection> {
     Ok(conn)
 }
 
-/// Opens the pool, switches the database to WAL and applies the schema.
-pub fn open_pool(path: &Path, size: u32) -> anyhow::Result<Pool> {
+/// Opens (creating it if needed) a database in WAL mode with the schema applied.
+pub fn open_migrated(path: &Path) -> anyhow::Result<Connection> {
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent)
             .with_context(|| format!("cannot create {}", parent.display()))?;
     }
-    let mut first = open(path)?;
-    let mode: String = first.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+    let mut conn = open(path)?;
+    let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
     if !mode.eq_ignore_ascii_case("wal") {
         log::warn!("database journal mode is {mode}, not wal");
     }
-    migrate(&mut first)?;
-    drop(first);
+    migrate(&mut conn)?;
+    Ok(conn)
+}
+
+/// Opens the pool, switches the database to WAL and applies the schema.
+pub fn open_pool(path: &Path, size: u32) -> anyhow::Result<Pool> {
+    drop(open_migrated(path)?);
     let manager = SqliteConnectionManager::file(path)
         .with_init(|conn| conn.execute_batch(CONNECTION_PRAGMAS));
     r2d2::Pool::builder()

@@ -17,13 +17,22 @@ use std::time::Instant;
 
 /// Largest request body accepted (413 beyond it).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// Longest request target (path and query) accepted (414 beyond it).
+pub const MAX_URL_BYTES: usize = 8 * 1024;
+/// Most header bytes accepted (431 beyond them).
+pub const MAX_HEADER_BYTES: usize = 16 * 1024;
 /// Longest path logged; the rest is cut.
 const MAX_LOGGED_PATH: usize = 200;
 
 /// Answers one request. Never panics: a panic in a handler becomes a 500.
 pub fn handle(req: &Request, st: &AppState) -> Response {
     let started = Instant::now();
-    let response = if req.method() == "OPTIONS" {
+    let header_bytes: usize = req.headers().map(|(n, v)| n.len() + v.len() + 4).sum();
+    let response = if req.raw_url().len() > MAX_URL_BYTES {
+        message_response(414, "The request URL is too long")
+    } else if header_bytes > MAX_HEADER_BYTES {
+        message_response(431, "The request headers are too large")
+    } else if req.method() == "OPTIONS" {
         cors::preflight()
     } else {
         guarded(req, || dispatch(req, st))
@@ -70,11 +79,27 @@ pub const ROUTES: &[(&str, &str, Handler)] = &[
     ("POST", "/v1/logout/", login::logout),
     ("GET", "/v1/session/", login::session),
     ("GET", "/v1/active_user/", login::active_user),
-    ("GET", "/v1/check_generation_status/", generation::check_generation_status),
+    (
+        "GET",
+        "/v1/check_generation_status/",
+        generation::check_generation_status,
+    ),
     ("POST", "/v1/generate_file/", generation::generate_file),
-    ("POST", "/v1/generate_detached_file/", detached::generate_detached_file),
-    ("GET", "/v1/check_detached_generation_status/", detached::check_detached_generation_status),
-    ("GET", "/v1/get_detached_file_url/", detached::get_detached_file_url),
+    (
+        "POST",
+        "/v1/generate_detached_file/",
+        detached::generate_detached_file,
+    ),
+    (
+        "GET",
+        "/v1/check_detached_generation_status/",
+        detached::check_detached_generation_status,
+    ),
+    (
+        "GET",
+        "/v1/get_detached_file_url/",
+        detached::get_detached_file_url,
+    ),
     ("GET", "/v1/openapi.json", openapi),
 ];
 
@@ -244,8 +269,10 @@ mod tests {
                 described.push((method.to_uppercase(), path.clone()));
             }
         }
-        let mut served: Vec<(String, String)> =
-            ROUTES.iter().map(|(m, p, _)| (m.to_string(), p.to_string())).collect();
+        let mut served: Vec<(String, String)> = ROUTES
+            .iter()
+            .map(|(m, p, _)| (m.to_string(), p.to_string()))
+            .collect();
         served.push(("GET".into(), format!("{FILES_PREFIX}{{key}}")));
         described.sort();
         served.sort();

@@ -28,6 +28,9 @@ pub enum Failure {
     /// A problem with the data; the message is for the user.
     #[error("{0}")]
     Data(String),
+    /// The server is shutting down; the task is queued again.
+    #[error("interrupted by shutdown")]
+    Interrupted,
 }
 
 impl Failure {
@@ -46,7 +49,7 @@ impl Failure {
                 full or read-only?). Free space or fix permissions, then generate the file again."
                 .into(),
             Some(Failure::Data(message)) => message.clone(),
-            None => "File generation failed because of an internal error. Generate the file again; \
+            Some(Failure::Interrupted) | None => "File generation failed because of an internal error. Generate the file again; \
                 if it keeps failing, check the server log."
                 .into(),
         }
@@ -119,6 +122,15 @@ impl Worker {
     }
 
     fn on_error(&self, task: &Task, err: &anyhow::Error) -> anyhow::Result<()> {
+        if matches!(Failure::of(err), Some(Failure::Interrupted)) {
+            log::info!(
+                "task {} ({:?}) interrupted by shutdown; queued again",
+                task.task_id,
+                task.kind
+            );
+            gen_db::requeue_interrupted(&*self.st.pool.get()?, task.task_id)?;
+            return Ok(());
+        }
         log::warn!(
             "task {} ({:?}) attempt {} of {MAX_ATTEMPTS} failed: {err:#}",
             task.task_id,

@@ -140,7 +140,7 @@ fn generate_d(st: &AppState, fg_id: i64) -> anyhow::Result<()> {
         fg.request.file_type
     );
     let scratch = Scratch(scratch_file(st, fg.request.file_format.as_str())?);
-    let written = writer::write_d(&conn, &fg.request, &scratch.0)?;
+    let written = writer::write_d(&conn, &fg.request, &scratch.0, &st.stop)?;
     // Every job waiting now (late arrivals included) gets its own copy.
     let mut stored = Vec::new();
     for job in jobs::jobs_waiting_on(&conn, fg_id)? {
@@ -240,8 +240,8 @@ fn generate_ef(st: &AppState, job_id: i64) -> anyhow::Result<()> {
     log::info!("generation start: {file_type} job {job_id}");
     let scratch = Scratch(scratch_file(st, "csv")?);
     let written = match file_type {
-        FileType::E => writer::write_e(&conn, submission_id, &scratch.0)?,
-        FileType::F => writer::write_f(&conn, submission_id, &scratch.0)?,
+        FileType::E => writer::write_e(&conn, submission_id, &scratch.0, &st.stop)?,
+        FileType::F => writer::write_f(&conn, submission_id, &scratch.0, &st.stop)?,
         _ => return Err(data("The job is not an E or F job")),
     };
     let name = names::submission_ef_file(&sub, file_type, unix_now());
@@ -296,7 +296,14 @@ fn validate(st: &AppState, upload_job_id: i64) -> anyhow::Result<()> {
     set_running(&mut conn, &[validation.job_id])?;
     let file = st.storage.open(&key).context(Failure::Storage)?;
     let delimiter = if key.ends_with(".txt") { b'|' } else { b',' };
-    let checked = check_and_load(&mut conn, file, file_type, delimiter, submission_id)?;
+    let checked = check_and_load(
+        &mut conn,
+        file,
+        file_type,
+        delimiter,
+        submission_id,
+        &st.stop,
+    )?;
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let still_current =
         jobs::find_job(&tx, upload_job_id)?.is_some_and(|j| j.filename.as_deref() == Some(&key));

@@ -6,6 +6,9 @@ use crate::columns::layouts;
 use crate::domain::FileType;
 use rusqlite::{Connection, TransactionBehavior, params};
 use std::io::Read;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use super::Failure;
 
 /// Rows per write transaction while loading award rows (keeps writers short).
 const ROWS_PER_TRANSACTION: usize = 5_000;
@@ -42,6 +45,7 @@ pub fn check_and_load(
     file_type: FileType,
     delimiter: u8,
     submission_id: i64,
+    stop: &AtomicBool,
 ) -> anyhow::Result<Checked> {
     let l = layouts();
     let (columns, table, uei_source) = match file_type {
@@ -131,6 +135,9 @@ pub fn check_and_load(
         tx.commit()?;
         if ended {
             break;
+        }
+        if stop.load(Ordering::Relaxed) {
+            return Err(Failure::Interrupted.into());
         }
     }
     drop(reader);

@@ -11,6 +11,7 @@ use rusqlite::{Connection, Params};
 use std::fs::File;
 use std::io::BufWriter;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// What was written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,7 +30,12 @@ fn select_list(alias: &str, columns: &[Column]) -> String {
 }
 
 /// The D1 or D2 file of a request.
-pub fn write_d(conn: &Connection, req: &DRequest, path: &Path) -> anyhow::Result<Written> {
+pub fn write_d(
+    conn: &Connection,
+    req: &DRequest,
+    path: &Path,
+    stop: &AtomicBool,
+) -> anyhow::Result<Written> {
     let l = layouts();
     let (table, columns, order, active) = match req.file_type {
         FileType::D1 => (
@@ -70,12 +76,18 @@ pub fn write_d(conn: &Connection, req: &DRequest, path: &Path) -> anyhow::Result
         &headers,
         req.file_format.delimiter(),
         path,
+        stop,
     )
 }
 
 /// The E file of a submission: the latest SAM row of each recipient UEI of
 /// its D1 and D2 award rows.
-pub fn write_e(conn: &Connection, submission_id: i64, path: &Path) -> anyhow::Result<Written> {
+pub fn write_e(
+    conn: &Connection,
+    submission_id: i64,
+    path: &Path,
+    stop: &AtomicBool,
+) -> anyhow::Result<Written> {
     let columns = &layouts().e;
     let sql = format!(
         "WITH ueis AS (
@@ -91,12 +103,26 @@ pub fn write_e(conn: &Connection, submission_id: i64, path: &Path) -> anyhow::Re
         select_list("s", columns)
     );
     let headers: Vec<&str> = columns.iter().map(|c| c.header.as_str()).collect();
-    write_rows(conn, &sql, [submission_id], columns, &headers, b',', path)
+    write_rows(
+        conn,
+        &sql,
+        [submission_id],
+        columns,
+        &headers,
+        b',',
+        path,
+        stop,
+    )
 }
 
 /// The F file of a submission: sub-contracts of its D1 awards and sub-grants
 /// of its D2 awards.
-pub fn write_f(conn: &Connection, submission_id: i64, path: &Path) -> anyhow::Result<Written> {
+pub fn write_f(
+    conn: &Connection,
+    submission_id: i64,
+    path: &Path,
+    stop: &AtomicBool,
+) -> anyhow::Result<Written> {
     let columns = &layouts().f;
     let sql = format!(
         "SELECT {} FROM subaward s
@@ -108,7 +134,16 @@ pub fn write_f(conn: &Connection, submission_id: i64, path: &Path) -> anyhow::Re
         select_list("s", columns)
     );
     let headers: Vec<&str> = columns.iter().map(|c| c.header.as_str()).collect();
-    write_rows(conn, &sql, [submission_id], columns, &headers, b',', path)
+    write_rows(
+        conn,
+        &sql,
+        [submission_id],
+        columns,
+        &headers,
+        b',',
+        path,
+        stop,
+    )
 }
 
 /// `YYYY-MM-DD` as `YYYYMMDD`; anything else is written as stored.
@@ -130,6 +165,7 @@ fn write_rows(
     headers: &[&str],
     delimiter: u8,
     path: &Path,
+    stop: &AtomicBool,
 ) -> anyhow::Result<Written> {
     let file = File::create(path).context(Failure::Disk)?;
     let mut out = csv::WriterBuilder::new()
@@ -163,6 +199,9 @@ fn write_rows(
         }
         out.write_record(None::<&[u8]>).context(Failure::Disk)?;
         count += 1;
+        if count % 4096 == 0 && stop.load(Ordering::Relaxed) {
+            return Err(Failure::Interrupted.into());
+        }
     }
     let file = out
         .into_inner()
@@ -212,7 +251,13 @@ next line'),
         .unwrap();
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("d1.csv");
-        let written = write_d(&conn, &request(FileFormat::Csv), &path).unwrap();
+        let written = write_d(
+            &conn,
+            &request(FileFormat::Csv),
+            &path,
+            &AtomicBool::new(false),
+        )
+        .unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         assert_eq!(
             written,
@@ -230,7 +275,13 @@ next line'),
         assert!(!text.contains("2020-01-31"));
 
         let txt = dir.path().join("d1.txt");
-        write_d(&conn, &request(FileFormat::Txt), &txt).unwrap();
+        write_d(
+            &conn,
+            &request(FileFormat::Txt),
+            &txt,
+            &AtomicBool::new(false),
+        )
+        .unwrap();
         let text = std::fs::read_to_string(&txt).unwrap();
         assert!(text.starts_with("ContractTransactionUniqueKey|PrimeAwardUniqueKey|PIID|"));
         assert!(text.contains("k4||\"P|4\"|"));

@@ -1,8 +1,9 @@
-//! Crash safety with the real binary: a generation killed with SIGKILL
-//! resumes after a restart and finishes with a complete file.
+//! Crash safety with the real binary: SIGKILL during a generation, a fixture
+//! load and a download, and SIGTERM during a generation. SQLite stays intact
+//! after each.
 
 use crate::helpers::{SECRET, raw_request};
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -48,8 +49,8 @@ fn wait_for(what: &str, timeout: Duration, mut ready: impl FnMut() -> bool) {
     }
 }
 
-#[test]
-fn a_generation_killed_mid_way_resumes_after_a_restart() {
+/// A data dir with the base fixture and `ROWS` D1 rows for submission 10.
+fn big_data_dir() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let base = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/test_base.json");
     let out = Command::new(BIN)
@@ -74,15 +75,21 @@ fn a_generation_killed_mid_way_resumes_after_a_restart() {
     ))
     .unwrap();
     drop(conn);
+    dir
+}
 
-    let (mut server, addr) = start(dir.path());
-    let token = broker_lite::auth::mint_token(&broker_lite::config::Secret::new(SECRET), 2, 600)
+fn token() -> String {
+    broker_lite::auth::mint_token(&broker_lite::config::Secret::new(SECRET), 2, 600)
         .unwrap()
-        .0;
+        .0
+}
+
+/// Starts the D1 generation of submission 10 and waits until it runs.
+fn start_generation(dir: &Path, addr: SocketAddr, token: &str) {
     let body =
         r#"{"submission_id": 10, "file_type": "D1", "start": "10/01/2019", "end": "12/31/2019"}"#;
     let headers = [
-        ("x-session-id", token.as_str()),
+        ("x-session-id", token),
         ("Content-Type", "application/json"),
     ];
     let resp = raw_request(
@@ -94,25 +101,18 @@ fn a_generation_killed_mid_way_resumes_after_a_restart() {
     );
     assert_eq!(resp.status, 200, "{}", resp.text());
     wait_for("the generation to start", Duration::from_secs(60), || {
-        query::<String>(
-            dir.path(),
-            "SELECT job_status FROM jobs WHERE job_id = 1001",
-        ) == "running"
+        query::<String>(dir, "SELECT job_status FROM jobs WHERE job_id = 1001") == "running"
     });
     std::thread::sleep(Duration::from_millis(200));
-    server.kill().unwrap();
-    server.wait().unwrap();
-    let state: String = query(
-        dir.path(),
-        "SELECT state FROM generation_tasks WHERE kind = 'generate_d'",
-    );
-    assert_eq!(state, "running", "the kill must land during the generation");
+}
 
-    let (mut server, addr) = start(dir.path());
+/// Restarts the server, waits for the D1 to finish and checks the file.
+fn finishes_after_restart(dir: &Path, token: &str) {
+    let (mut server, addr) = start(dir);
     let target = "/v1/check_generation_status/?submission_id=10&file_type=D1";
     let mut status = serde_json::Value::Null;
     wait_for("the resumed generation", Duration::from_secs(180), || {
-        status = raw_request(addr, "GET", target, &[("x-session-id", &token)], b"").json();
+        status = raw_request(addr, "GET", target, &[("x-session-id", token)], b"").json();
         status["status"] != "waiting"
     });
     assert_eq!(status["status"], "finished", "{status}");
@@ -134,8 +134,142 @@ fn a_generation_killed_mid_way_resumes_after_a_restart() {
     assert_eq!(status["size"].as_u64(), Some(file.body.len() as u64));
     server.kill().unwrap();
     server.wait().unwrap();
-    let check: String = query(dir.path(), "PRAGMA integrity_check");
+    assert_intact(dir);
+}
+
+fn assert_intact(dir: &Path) {
+    let check: String = query(dir, "PRAGMA integrity_check");
     assert_eq!(check, "ok");
+}
+
+#[test]
+fn a_generation_killed_mid_way_resumes_after_a_restart() {
+    let dir = big_data_dir();
+    let (mut server, addr) = start(dir.path());
+    let token = token();
+    start_generation(dir.path(), addr, &token);
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let state: String = query(
+        dir.path(),
+        "SELECT state FROM generation_tasks WHERE kind = 'generate_d'",
+    );
+    assert_eq!(state, "running", "the kill must land during the generation");
+
+    finishes_after_restart(dir.path(), &token);
     let scratch = std::fs::read_dir(dir.path().join("tmp")).unwrap().count();
     assert_eq!(scratch, 0, "no half-written scratch file is left");
+}
+
+#[test]
+fn sigterm_stops_accepting_and_the_next_start_resumes_the_generation() {
+    let dir = big_data_dir();
+    let (mut server, addr) = start(dir.path());
+    let token = token();
+    start_generation(dir.path(), addr, &token);
+    let killed = Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let started = Instant::now();
+    let exit = loop {
+        if let Some(exit) = server.try_wait().unwrap() {
+            break exit;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "SIGTERM did not stop the server"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(exit.success(), "{exit:?}");
+    assert!(
+        std::net::TcpStream::connect(addr).is_err(),
+        "no longer accepting"
+    );
+    let state: String = query(
+        dir.path(),
+        "SELECT state FROM generation_tasks WHERE kind = 'generate_d'",
+    );
+    assert_eq!(
+        state, "queued",
+        "the interrupted generation is queued again"
+    );
+    assert_intact(dir.path());
+    finishes_after_restart(dir.path(), &token);
+}
+
+#[test]
+fn a_fixture_load_killed_mid_way_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/test_base.json");
+    let out = Command::new(BIN)
+        .args(["fixtures", "load", base])
+        .env("BROKER_DATA_DIR", dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let big = dir.path().join("big.json");
+    let rows: Vec<String> = (0..300_000)
+        .map(|i| format!(r#"{{"subaward_id": {i}, "unique_award_key": "AWD{i}", "subaward_type": "sub-grant", "subaward_number": "S{i}", "subaward_description": "subaward number {i} of a large fixture"}}"#, i = i + 1))
+        .collect();
+    std::fs::write(&big, format!(r#"{{"subaward": [{}]}}"#, rows.join(","))).unwrap();
+    let mut loader = Command::new(BIN)
+        .args(["fixtures", "load", big.to_str().unwrap()])
+        .env("BROKER_DATA_DIR", dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let wal = dir.path().join("broker.db-wal");
+    wait_for("the load to write", Duration::from_secs(120), || {
+        std::fs::metadata(&wal)
+            .map(|m| m.len() > 4_000_000)
+            .unwrap_or(false)
+    });
+    assert!(
+        loader.try_wait().unwrap().is_none(),
+        "the kill must land during the load"
+    );
+    loader.kill().unwrap();
+    loader.wait().unwrap();
+    assert_eq!(query::<i64>(dir.path(), "SELECT COUNT(*) FROM subaward"), 0);
+    assert_eq!(query::<i64>(dir.path(), "SELECT COUNT(*) FROM users"), 8);
+    assert_intact(dir.path());
+}
+
+#[test]
+fn a_server_killed_during_a_download_serves_the_file_after_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = "detached/big.csv";
+    let bytes: Vec<u8> = (0..30 * 1024 * 1024u32)
+        .map(|i| b'a' + (i % 26) as u8)
+        .collect();
+    let path = dir.path().join("files").join(key);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, &bytes).unwrap();
+    let expires = broker_lite::storage::local::unix_now() + 600;
+    let signature = broker_lite::storage::links::LinkSigner::new(SECRET).sign(key, expires);
+    let target = format!("/v1/files/{key}?expires={expires}&signature={signature}");
+
+    let (mut server, addr) = start(dir.path());
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    write!(stream, "GET {target} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let mut first = [0u8; 65536];
+    let mut got = 0;
+    while got < first.len() {
+        got += stream.read(&mut first[got..]).unwrap();
+    }
+    server.kill().unwrap();
+    server.wait().unwrap();
+    drop(stream);
+
+    let (mut server, addr) = start(dir.path());
+    let file = raw_request(addr, "GET", &target, &[], b"");
+    assert_eq!(file.status, 200);
+    assert!(file.body == bytes, "the whole file is served again");
+    server.kill().unwrap();
+    server.wait().unwrap();
+    assert_intact(dir.path());
 }

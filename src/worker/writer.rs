@@ -74,9 +74,11 @@ pub fn write_d(
         params,
         columns,
         &headers,
-        req.file_format.delimiter(),
-        path,
-        stop,
+        Target {
+            delimiter: req.file_format.delimiter(),
+            path,
+            stop,
+        },
     )
 }
 
@@ -109,9 +111,11 @@ pub fn write_e(
         [submission_id],
         columns,
         &headers,
-        b',',
-        path,
-        stop,
+        Target {
+            delimiter: b',',
+            path,
+            stop,
+        },
     )
 }
 
@@ -140,9 +144,11 @@ pub fn write_f(
         [submission_id],
         columns,
         &headers,
-        b',',
-        path,
-        stop,
+        Target {
+            delimiter: b',',
+            path,
+            stop,
+        },
     )
 }
 
@@ -157,16 +163,26 @@ fn compact_date(text: &[u8], buf: &mut [u8; 8]) -> Option<()> {
     Some(())
 }
 
+/// Where and how rows are written, and the flag that interrupts writing.
+struct Target<'a> {
+    delimiter: u8,
+    path: &'a Path,
+    stop: &'a AtomicBool,
+}
+
 fn write_rows(
     conn: &Connection,
     sql: &str,
     params: impl Params,
     columns: &[Column],
     headers: &[&str],
-    delimiter: u8,
-    path: &Path,
-    stop: &AtomicBool,
+    target: Target<'_>,
 ) -> anyhow::Result<Written> {
+    let Target {
+        delimiter,
+        path,
+        stop,
+    } = target;
     let file = File::create(path).context(Failure::Disk)?;
     let mut out = csv::WriterBuilder::new()
         .delimiter(delimiter)

@@ -2,7 +2,7 @@
 //! submission: `generate_detached_file`, `check_detached_generation_status`
 //! and `get_detached_file_url`.
 
-use super::generation::{NEED_DATES, date_and_format, param_text};
+use super::generation::{NEED_DATES, date_and_format};
 use super::{Query, read_params};
 use crate::app::AppState;
 use crate::auth;
@@ -31,6 +31,17 @@ fn element_numbers(params: &Map<String, Value>) -> Result<bool, AppError> {
     }
 }
 
+/// An agency code: a string (empty means not given) or null.
+fn agency_param(params: &Map<String, Value>, name: &str) -> Result<Option<String>, AppError> {
+    match params.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.trim().to_string()).filter(|s| !s.is_empty())),
+        Some(_) => Err(AppError::bad_request(format!(
+            "{name}: Not a valid string."
+        ))),
+    }
+}
+
 /// `POST /v1/generate_detached_file/`.
 pub fn generate_detached_file(req: &Request, st: &AppState) -> Result<Response, AppError> {
     let user = auth::require_user(req, st)?;
@@ -50,11 +61,13 @@ pub fn generate_detached_file(req: &Request, st: &AppState) -> Result<Response, 
     .ok_or_else(|| AppError::bad_request("file_type: Must be either D1, D2, A or BOC"))?;
     let options = date_and_format(&params)?;
     let numbered = element_numbers(&params)? && file_type == FileType::D1;
-    let agency_code = param_text(&params, "frec_code")
-        .or_else(|| param_text(&params, "cgac_code"))
-        .ok_or_else(|| {
-            AppError::bad_request("Detached file generation requires CGAC or FR Entity Code")
-        })?;
+    let (frec, cgac) = (
+        agency_param(&params, "frec_code")?,
+        agency_param(&params, "cgac_code")?,
+    );
+    let agency_code = frec.or(cgac).ok_or_else(|| {
+        AppError::bad_request("Detached file generation requires CGAC or FR Entity Code")
+    })?;
     let (Some(start), Some(end)) = (options.start, options.end) else {
         return Err(AppError::bad_request(NEED_DATES));
     };

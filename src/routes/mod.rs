@@ -118,30 +118,33 @@ fn dispatch(req: &Request, st: &AppState) -> Result<Response, AppError> {
     if let Some(key) = path.strip_prefix(FILES_PREFIX) {
         return match req.method() {
             "GET" => files::download(req, st, key),
-            _ => Err(method_not_allowed()),
+            _ => Ok(method_not_allowed("GET")),
         };
     }
     let route = path.trim_end_matches('/');
-    let mut path_known = false;
+    let mut allowed = Vec::new();
     for (method, pattern, handler) in ROUTES {
         if pattern.trim_end_matches('/') == route {
             if *method == req.method() {
                 return handler(req, st);
             }
-            path_known = true;
+            allowed.push(*method);
         }
     }
-    Err(if path_known {
-        method_not_allowed()
-    } else {
-        AppError::NotFound(
+    if allowed.is_empty() {
+        return Err(AppError::NotFound(
             "The requested URL was not found on the server. If you entered the URL manually please check your spelling and try again.".into(),
-        )
-    })
+        ));
+    }
+    Ok(method_not_allowed(&allowed.join(", ")))
 }
 
-fn method_not_allowed() -> AppError {
+/// 405 with the `Allow` header RFC 9110 asks for.
+fn method_not_allowed(allow: &str) -> Response {
+    let allow = format!("{allow}, OPTIONS");
     AppError::MethodNotAllowed("The method is not allowed for the requested URL.".into())
+        .into_response()
+        .with_unique_header("Allow", allow)
 }
 
 /// Decoded query parameters, in order; the first of a repeated name wins.

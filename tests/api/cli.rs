@@ -1,12 +1,9 @@
 //! The real binary: `fixtures load`, `token`, and `serve --demo` end to end.
 
-use crate::helpers::{HttpResponse, raw_request};
-use std::io::{BufRead, BufReader};
+use crate::helpers::{BIN, HttpResponse, Served, raw_request};
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-
-const BIN: &str = env!("CARGO_BIN_EXE_broker-lite");
+use std::process::Command;
 
 fn broker(args: &[&str], dir: &Path) -> std::process::Output {
     Command::new(BIN)
@@ -109,44 +106,6 @@ fn token_prints_a_session_token_for_a_user() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("no user with email nobody@x"));
 }
 
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Starts `broker-lite serve` and reads its address from the log.
-fn serve(dir: &Path, extra: &[&str]) -> Server {
-    let mut child = Command::new(BIN)
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .args(extra)
-        .env("BROKER_DATA_DIR", dir)
-        .env("RUST_LOG", "info")
-        .env_remove("BROKER_SECRET_KEY")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let addr = loop {
-        let line = lines
-            .next()
-            .expect("server exited before listening")
-            .unwrap();
-        if let Some(rest) = line.split("listening on http://").nth(1) {
-            break rest.split_whitespace().next().unwrap().parse().unwrap();
-        }
-    };
-    // Keep draining the log so the server never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    Server { child, addr }
-}
-
 fn post_login(addr: SocketAddr, email: &str, password: &str) -> HttpResponse {
     let body = serde_json::json!({"username": email, "password": password}).to_string();
     raw_request(
@@ -161,7 +120,7 @@ fn post_login(addr: SocketAddr, email: &str, password: &str) -> HttpResponse {
 #[test]
 fn serve_demo_gives_a_working_system_in_one_command() {
     let dir = tempfile::tempdir().unwrap();
-    let server = serve(dir.path(), &["--demo"]);
+    let server = Served::start(dir.path(), &["--demo"], &[]);
     let login = post_login(server.addr, "submitter@broker.local", "submitter-demo-pw");
     assert_eq!(login.status, 200, "{}", login.text());
     let token = login.json()["session_id"].as_str().unwrap().to_string();
@@ -194,7 +153,7 @@ fn serve_demo_gives_a_working_system_in_one_command() {
     drop(server);
 
     // A second start on the same data dir keeps the data and the secret.
-    let again = serve(dir.path(), &["--demo"]);
+    let again = Served::start(dir.path(), &["--demo"], &[]);
     let target = "/v1/check_generation_status/?submission_id=1&file_type=D1";
     let resp = raw_request(again.addr, "GET", target, &[("x-session-id", &token)], b"");
     assert_eq!(resp.status, 200);
@@ -204,20 +163,8 @@ fn serve_demo_gives_a_working_system_in_one_command() {
 #[test]
 fn serve_logs_requests_without_query_strings_or_tokens() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(BIN)
-        .args(["serve", "--listen", "127.0.0.1:0", "--demo"])
-        .env("BROKER_DATA_DIR", dir.path())
-        .env("RUST_LOG", "debug")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let addr: SocketAddr = loop {
-        let line = lines.next().unwrap().unwrap();
-        if let Some(rest) = line.split("listening on http://").nth(1) {
-            break rest.split_whitespace().next().unwrap().parse().unwrap();
-        }
-    };
+    let server = Served::start(dir.path(), &["--demo"], &[("RUST_LOG", "debug")]);
+    let addr = server.addr;
     let password = "submitter-demo-pw";
     let token = post_login(addr, "submitter@broker.local", password).json()["session_id"]
         .as_str()
@@ -243,10 +190,7 @@ fn serve_logs_requests_without_query_strings_or_tokens() {
         &[("x-session-id", "garbage-token-value")],
         b"",
     );
-    child.kill().unwrap();
-    child.wait().unwrap();
-    let log: Vec<String> = lines.map_while(Result::ok).collect();
-    let log = log.join("\n");
+    let log = server.stop();
     assert!(
         log.contains("GET /v1/check_generation_status/ 200 "),
         "{log}"

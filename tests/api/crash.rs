@@ -2,37 +2,17 @@
 //! load and a download, and SIGTERM during a generation. SQLite stays intact
 //! after each.
 
-use crate::helpers::{SECRET, raw_request};
-use std::io::{BufRead, BufReader, Read, Write};
+use crate::helpers::{BIN, SECRET, Served, fixture_path, load_fixtures, raw_request};
+use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_broker-lite");
 const ROWS: i64 = 150_000;
 
-fn start(dir: &Path) -> (Child, SocketAddr) {
-    let mut child = Command::new(BIN)
-        .args(["serve", "--listen", "127.0.0.1:0", "--workers", "1"])
-        .env("BROKER_DATA_DIR", dir)
-        .env("BROKER_SECRET_KEY", SECRET)
-        .env("RUST_LOG", "info")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let addr = loop {
-        let line = lines
-            .next()
-            .expect("server exited before listening")
-            .unwrap();
-        if let Some(rest) = line.split("listening on http://").nth(1) {
-            break rest.split_whitespace().next().unwrap().parse().unwrap();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
-    (child, addr)
+fn start(dir: &Path) -> Served {
+    Served::start(dir, &["--workers", "1"], &[("BROKER_SECRET_KEY", SECRET)])
 }
 
 fn query<T: rusqlite::types::FromSql>(dir: &Path, sql: &str) -> T {
@@ -52,12 +32,7 @@ fn wait_for(what: &str, timeout: Duration, mut ready: impl FnMut() -> bool) {
 /// A data dir with the base fixture and `ROWS` D1 rows for submission 10.
 fn big_data_dir() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    let base = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/test_base.json");
-    let out = Command::new(BIN)
-        .args(["fixtures", "load", base])
-        .env("BROKER_DATA_DIR", dir.path())
-        .output()
-        .unwrap();
+    let out = load_fixtures(dir.path(), &[&fixture_path("test_base.json")]);
     assert!(
         out.status.success(),
         "{}",
@@ -108,7 +83,8 @@ fn start_generation(dir: &Path, addr: SocketAddr, token: &str) {
 
 /// Restarts the server, waits for the D1 to finish and checks the file.
 fn finishes_after_restart(dir: &Path, token: &str) {
-    let (mut server, addr) = start(dir);
+    let server = start(dir);
+    let addr = server.addr;
     let target = "/v1/check_generation_status/?submission_id=10&file_type=D1";
     let mut status = serde_json::Value::Null;
     wait_for("the resumed generation", Duration::from_secs(180), || {
@@ -132,8 +108,7 @@ fn finishes_after_restart(dir: &Path, token: &str) {
         .count() as i64;
     assert_eq!(lines, ROWS + 1, "header plus every row");
     assert_eq!(status["size"].as_u64(), Some(file.body.len() as u64));
-    server.kill().unwrap();
-    server.wait().unwrap();
+    server.stop();
     assert_intact(dir);
 }
 
@@ -145,11 +120,11 @@ fn assert_intact(dir: &Path) {
 #[test]
 fn a_generation_killed_mid_way_resumes_after_a_restart() {
     let dir = big_data_dir();
-    let (mut server, addr) = start(dir.path());
+    let server = start(dir.path());
+    let addr = server.addr;
     let token = token();
     start_generation(dir.path(), addr, &token);
-    server.kill().unwrap();
-    server.wait().unwrap();
+    server.stop();
     let state: String = query(
         dir.path(),
         "SELECT state FROM generation_tasks WHERE kind = 'generate_d'",
@@ -164,17 +139,18 @@ fn a_generation_killed_mid_way_resumes_after_a_restart() {
 #[test]
 fn sigterm_stops_accepting_and_the_next_start_resumes_the_generation() {
     let dir = big_data_dir();
-    let (mut server, addr) = start(dir.path());
+    let mut server = start(dir.path());
+    let addr = server.addr;
     let token = token();
     start_generation(dir.path(), addr, &token);
     let killed = Command::new("kill")
-        .args(["-TERM", &server.id().to_string()])
+        .args(["-TERM", &server.child.id().to_string()])
         .status()
         .unwrap();
     assert!(killed.success());
     let started = Instant::now();
     let exit = loop {
-        if let Some(exit) = server.try_wait().unwrap() {
+        if let Some(exit) = server.child.try_wait().unwrap() {
             break exit;
         }
         assert!(
@@ -203,12 +179,7 @@ fn sigterm_stops_accepting_and_the_next_start_resumes_the_generation() {
 #[test]
 fn a_fixture_load_killed_mid_way_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let base = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/test_base.json");
-    let out = Command::new(BIN)
-        .args(["fixtures", "load", base])
-        .env("BROKER_DATA_DIR", dir.path())
-        .output()
-        .unwrap();
+    let out = load_fixtures(dir.path(), &[&fixture_path("test_base.json")]);
     assert!(out.status.success());
     let big = dir.path().join("big.json");
     let rows: Vec<String> = (0..300_000)
@@ -253,7 +224,8 @@ fn a_server_killed_during_a_download_serves_the_file_after_restart() {
     let signature = broker_lite::storage::links::LinkSigner::new(SECRET).sign(key, expires);
     let target = format!("/v1/files/{key}?expires={expires}&signature={signature}");
 
-    let (mut server, addr) = start(dir.path());
+    let server = start(dir.path());
+    let addr = server.addr;
     let mut stream = std::net::TcpStream::connect(addr).unwrap();
     write!(stream, "GET {target} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
     let mut first = [0u8; 65536];
@@ -261,15 +233,14 @@ fn a_server_killed_during_a_download_serves_the_file_after_restart() {
     while got < first.len() {
         got += stream.read(&mut first[got..]).unwrap();
     }
-    server.kill().unwrap();
-    server.wait().unwrap();
+    server.stop();
     drop(stream);
 
-    let (mut server, addr) = start(dir.path());
+    let server = start(dir.path());
+    let addr = server.addr;
     let file = raw_request(addr, "GET", &target, &[], b"");
     assert_eq!(file.status, 200);
     assert!(file.body == bytes, "the whole file is served again");
-    server.kill().unwrap();
-    server.wait().unwrap();
+    server.stop();
     assert_intact(dir.path());
 }

@@ -308,3 +308,90 @@ fn dechunk(mut data: &[u8]) -> Vec<u8> {
         data = &data[size + 2..];
     }
 }
+
+/// The real binary.
+pub const BIN: &str = env!("CARGO_BIN_EXE_broker-lite");
+
+/// `broker-lite serve` running as a child process on a random loopback port,
+/// its log collected; killed when dropped.
+pub struct Served {
+    pub child: std::process::Child,
+    pub addr: std::net::SocketAddr,
+    log: Option<std::thread::JoinHandle<Vec<String>>>,
+}
+
+impl Served {
+    /// Starts `serve --listen 127.0.0.1:0 ARGS` on a data dir; `envs` may set
+    /// `BROKER_SECRET_KEY`, `RUST_LOG` and the S3 settings.
+    pub fn start(dir: &std::path::Path, args: &[&str], envs: &[(&str, &str)]) -> Served {
+        use std::io::BufRead;
+        let mut command = std::process::Command::new(BIN);
+        command
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(args)
+            .env("BROKER_DATA_DIR", dir)
+            .env("RUST_LOG", "info")
+            .env_remove("BROKER_SECRET_KEY")
+            .env_remove("BROKER_DB")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped());
+        for (name, value) in envs {
+            command.env(name, value);
+        }
+        let mut child = command.spawn().unwrap();
+        let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+        let mut seen = Vec::new();
+        let addr = loop {
+            let Some(Ok(line)) = lines.next() else {
+                let _ = child.kill();
+                panic!("server exited before listening: {}", seen.join("\n"));
+            };
+            if let Some(rest) = line.split("listening on http://").nth(1) {
+                break rest.split_whitespace().next().unwrap().parse().unwrap();
+            }
+            seen.push(line);
+        };
+        let log = std::thread::spawn(move || {
+            seen.extend(lines.map_while(Result::ok));
+            seen
+        });
+        Served {
+            child,
+            addr,
+            log: Some(log),
+        }
+    }
+
+    /// Kills the server and returns its whole log.
+    pub fn stop(mut self) -> String {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.log
+            .take()
+            .map(|t| t.join().unwrap().join("\n"))
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Loads fixture files into a data dir with the real binary.
+pub fn load_fixtures(dir: &std::path::Path, files: &[&str]) -> std::process::Output {
+    std::process::Command::new(BIN)
+        .args(["fixtures", "load"])
+        .args(files)
+        .env("BROKER_DATA_DIR", dir)
+        .env_remove("BROKER_DB")
+        .output()
+        .unwrap()
+}
+
+/// Path of a fixture shipped in `fixtures/`.
+pub fn fixture_path(name: &str) -> String {
+    format!("{}/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))
+}

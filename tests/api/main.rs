@@ -11,3 +11,4 @@ mod generation_status;
 mod helpers;
 mod login;
 mod s3;
+mod schemathesis;

@@ -2,10 +2,11 @@
 //! signatures). Skipped, saying so, only when s3s-fs is not installed;
 //! `.ci/run` installs it.
 
-use crate::helpers::{HttpResponse, SECRET, TestApp, raw_request};
+use crate::helpers::{
+    HttpResponse, SECRET, Served, TestApp, fixture_path, load_fixtures, raw_request,
+};
 use broker_lite::config::{S3Settings, Secret, StorageKind};
 use serde_json::{Value, json};
-use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -284,44 +285,27 @@ fn s3_down_fails_the_job_cleanly_and_a_new_request_succeeds_once_it_is_back() {
 fn a_wrong_secret_key_fails_the_job_and_never_reaches_the_log() {
     let Some(s3) = S3Server::start() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let bin = env!("CARGO_BIN_EXE_broker-lite");
-    let base = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/test_base.json");
-    let loaded = Command::new(bin)
-        .args(["fixtures", "load", base])
-        .env("BROKER_DATA_DIR", dir.path())
-        .output()
-        .unwrap();
-    assert!(loaded.status.success());
+    assert!(
+        load_fixtures(dir.path(), &[&fixture_path("test_base.json")])
+            .status
+            .success()
+    );
     let wrong_secret = "wrong-s3-secret-must-stay-hidden";
-    let mut child = Command::new(bin)
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--storage",
-            "s3",
-            "--retry-backoff",
-            "0",
-        ])
-        .env("BROKER_DATA_DIR", dir.path())
-        .env("BROKER_SECRET_KEY", SECRET)
-        .env("BROKER_S3_BUCKET", BUCKET)
-        .env("BROKER_S3_ENDPOINT", format!("http://{}", s3.addr))
-        .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
-        .env("AWS_SECRET_ACCESS_KEY", wrong_secret)
-        .env("RUST_LOG", "debug")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let addr: SocketAddr = loop {
-        let line = lines.next().expect("server exited").unwrap();
-        if let Some(rest) = line.split("listening on http://").nth(1) {
-            break rest.split_whitespace().next().unwrap().parse().unwrap();
-        }
-    };
-    let log =
-        std::thread::spawn(move || lines.map_while(Result::ok).collect::<Vec<_>>().join("\n"));
+    let endpoint = format!("http://{}", s3.addr);
+    let envs = [
+        ("BROKER_SECRET_KEY", SECRET),
+        ("BROKER_S3_BUCKET", BUCKET),
+        ("BROKER_S3_ENDPOINT", endpoint.as_str()),
+        ("AWS_ACCESS_KEY_ID", ACCESS_KEY),
+        ("AWS_SECRET_ACCESS_KEY", wrong_secret),
+        ("RUST_LOG", "debug"),
+    ];
+    let server = Served::start(
+        dir.path(),
+        &["--storage", "s3", "--retry-backoff", "0"],
+        &envs,
+    );
+    let addr = server.addr;
     let token = broker_lite::auth::mint_token(&Secret::new(SECRET), 2, 600)
         .unwrap()
         .0;
@@ -353,9 +337,7 @@ fn a_wrong_secret_key_fails_the_job_and_never_reaches_the_log() {
         message.starts_with("The generated file could not be stored"),
         "{message}"
     );
-    child.kill().unwrap();
-    child.wait().unwrap();
-    let log = log.join().unwrap();
+    let log = server.stop();
     assert!(
         log.contains("is not usable"),
         "an unusable bucket is logged loudly: {log}"

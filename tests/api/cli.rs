@@ -190,6 +190,15 @@ fn serve_logs_requests_without_query_strings_or_tokens() {
         &[("x-session-id", "garbage-token-value")],
         b"",
     );
+    post_login(addr, "submitter@broker.local", "wrong-password-xyz");
+    let bearer = format!("Bearer {token}");
+    raw_request(
+        addr,
+        "GET",
+        "/v1/active_user/",
+        &[("Authorization", &bearer)],
+        b"",
+    );
     let log = server.stop();
     assert!(
         log.contains("GET /v1/check_generation_status/ 200 "),
@@ -207,6 +216,7 @@ fn serve_logs_requests_without_query_strings_or_tokens() {
         signature.as_str(),
         secret.trim(),
         "garbage-token-value",
+        "wrong-password-xyz",
         "file_type=",
     ] {
         assert!(!log.contains(needle), "log leaks {needle}");

@@ -9,6 +9,7 @@ mod files;
 mod generate_file;
 mod generation_status;
 mod helpers;
+mod hostile;
 mod login;
 mod s3;
 mod schemathesis;

@@ -3,12 +3,13 @@
 
 use crate::app::AppState;
 use crate::config::Secret;
-use crate::db::{tokens, users};
+use crate::db::users;
 use crate::error::AppError;
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use rouille::Request;
+use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 
 /// Issuer of session tokens; other token purposes would get their own.
@@ -99,22 +100,26 @@ pub struct CurrentUser {
 /// Checks the request's token and loads its user; 401 otherwise. The reason
 /// is logged at debug level, never the token.
 pub fn require_user(req: &Request, st: &AppState) -> Result<CurrentUser, AppError> {
+    require_user_on(req, st, &*st.pool.get()?)
+}
+
+/// [`require_user`] on a connection the handler already holds.
+pub fn require_user_on(
+    req: &Request,
+    st: &AppState,
+    conn: &Connection,
+) -> Result<CurrentUser, AppError> {
     let token = request_token(req).ok_or(AppError::Unauthorized)?;
     let claims = decode_token(&st.config.secret, token).map_err(|e| {
         log::debug!("session token refused: {:?}", e.kind());
         AppError::Unauthorized
     })?;
     let user_id: i64 = claims.sub.parse().map_err(|_| AppError::Unauthorized)?;
-    let conn = st.pool.get()?;
-    if tokens::is_revoked(&conn, &claims.jti)? {
-        log::debug!("session token refused: revoked");
-        return Err(AppError::Unauthorized);
-    }
-    let user = users::find_user_by_id(&conn, user_id)?.ok_or_else(|| {
-        log::debug!("session token refused: unknown user");
+    let user = users::find_session_user(conn, user_id, &claims.jti)?.ok_or_else(|| {
+        log::debug!("session token refused: unknown user or revoked token");
         AppError::Unauthorized
     })?;
-    let affiliations = users::find_affiliations(&conn, user_id)?;
+    let affiliations = users::find_affiliations(conn, user_id)?;
     Ok(CurrentUser {
         user,
         affiliations,

@@ -18,5 +18,6 @@ pub mod permissions;
 pub mod routes;
 pub mod status;
 pub mod storage;
+pub mod synth;
 pub mod timefmt;
 pub mod worker;

@@ -44,6 +44,17 @@ enum FixturesCommand {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Fill the database with deterministic synthetic data (benchmarks, load).
+    Synth {
+        #[command(flatten)]
+        db: DbArgs,
+        /// D1 rows to create (D2 gets half as many, SAM a hundredth, subawards a tenth).
+        #[arg(long)]
+        rows: u64,
+        /// Seed of the generator: the same seed gives the same rows.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
 }
 
 #[derive(Args)]
@@ -131,6 +142,10 @@ fn main() -> ExitCode {
         Command::Fixtures {
             command: FixturesCommand::Load { db, files },
         } => load_fixtures(db, files),
+        Command::Fixtures {
+            command: FixturesCommand::Synth { db, rows, seed },
+        } => db::open_migrated(&db.db_path())
+            .and_then(|mut conn| broker_lite::synth::synthesize(&mut conn, rows, seed)),
         Command::Token(args) => token(args),
     };
     match result {

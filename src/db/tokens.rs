@@ -10,8 +10,3 @@ pub fn revoke(conn: &Connection, jti: &str, expires_at: u64, now: u64) -> rusqli
         .execute(params![now as i64])?;
     Ok(())
 }
-
-pub fn is_revoked(conn: &Connection, jti: &str) -> rusqlite::Result<bool> {
-    conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = ?1)")?
-        .query_row(params![jti], |r| r.get(0))
-}

@@ -44,6 +44,21 @@ pub fn find_user_by_id(conn: &Connection, user_id: i64) -> rusqlite::Result<Opti
     .optional()
 }
 
+/// The user of a session token, unless the token was revoked (one query on
+/// the hot path of every protected route).
+pub fn find_session_user(
+    conn: &Connection,
+    user_id: i64,
+    jti: &str,
+) -> rusqlite::Result<Option<User>> {
+    conn.prepare_cached(&format!(
+        "SELECT {USER_COLUMNS} FROM users
+         WHERE user_id = ?1 AND NOT EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = ?2)"
+    ))?
+    .query_row(params![user_id, jti], user_from_row)
+    .optional()
+}
+
 /// Emails compare case-insensitively, as in the broker.
 pub fn find_user_by_email(conn: &Connection, email: &str) -> rusqlite::Result<Option<User>> {
     conn.prepare_cached(&format!(

@@ -135,9 +135,9 @@ pub fn check_detached_generation_status(
     req: &Request,
     st: &AppState,
 ) -> Result<Response, AppError> {
-    auth::require_user(req, st)?;
-    let job_id = job_id_param(req)?;
     let conn = st.pool.get()?;
+    auth::require_user_on(req, st, &conn)?;
+    let job_id = job_id_param(req)?;
     match find_detached(&conn, job_id)? {
         Some(job) => Ok(Response::json(&detached_status(&conn, st, &job)?)),
         None => Ok(Response::json(&serde_json::json!({
@@ -156,9 +156,9 @@ pub fn check_detached_generation_status(
 
 /// `GET /v1/get_detached_file_url/?job_id=N`: a fresh signed link.
 pub fn get_detached_file_url(req: &Request, st: &AppState) -> Result<Response, AppError> {
-    auth::require_user(req, st)?;
-    let job_id = job_id_param(req)?;
     let conn = st.pool.get()?;
+    auth::require_user_on(req, st, &conn)?;
+    let job_id = job_id_param(req)?;
     let job = find_detached(&conn, job_id)?.ok_or_else(|| AppError::bad_request(NOT_FOUND))?;
     let url = match (job.job_status, job.filename.as_deref()) {
         (crate::domain::JobStatus::Finished, Some(key)) if !key.is_empty() => {

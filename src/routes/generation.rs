@@ -43,9 +43,9 @@ pub fn parse_file_type(raw: Option<&str>) -> Result<FileType, AppError> {
 }
 
 pub fn check_generation_status(req: &Request, st: &AppState) -> Result<Response, AppError> {
-    let user = auth::require_user(req, st)?;
-    let query = Query::of(req);
     let conn = st.pool.get()?;
+    let user = auth::require_user_on(req, st, &conn)?;
+    let query = Query::of(req);
     let raw_id = query
         .get("submission_id")
         .or_else(|| query.get("submission"));
@@ -138,9 +138,9 @@ pub const NEED_DATES: &str = "Must have a start and end date for D file generati
 
 /// `POST /v1/generate_file/`: queues a submission's D1, D2, E or F file.
 pub fn generate_file(req: &Request, st: &AppState) -> Result<Response, AppError> {
-    let user = auth::require_user(req, st)?;
-    let params = read_params(req)?;
     let mut conn = st.pool.get()?;
+    let user = auth::require_user_on(req, st, &conn)?;
+    let params = read_params(req)?;
     let raw_id = param_text(&params, "submission_id");
     let submission = authorized_submission(&conn, &user, raw_id.as_deref(), Access::WriteDabs)?;
     let file_type = match params.get("file_type") {

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# D1 generation of ROWS rows through the API (267 columns, ~60 filled), side
+# by side with the sqlite3 CLI exporting the same columns and rows to CSV
+# from the same database; peak RSS of the server.
+# Usage: bench/generate.sh [ROWS=1000000] [RUNS=3]
+source "$(dirname "$0")/lib.sh"
+ROWS=${1:-1000000} RUNS=${2:-3} PORT=18182
+DIR=/tmp/broker-bench-$ROWS
+build; synth "$DIR" "$ROWS"
+DB="$DIR/broker.db"
+COLS=$(tail -n +2 "$ROOT/src/columns/d1_columns.csv" | python3 -c '
+import csv, sys
+out = []
+for row in csv.reader(sys.stdin):
+    col = row[0]
+    out.append(f"replace({col}, \"-\", \"\") AS {col}" if row[3] == "yyyymmdd" else col)
+print(", ".join(out))')
+WHERE="awarding_agency_code = '097' AND action_date >= '2019-10-01' AND action_date <= '2020-09-30'"
+SQL="SELECT $COLS FROM detached_award_procurement WHERE $WHERE ORDER BY action_date, detached_award_procurement_id"
+start "$DIR" "$PORT" --workers 1
+TOKEN=$(token "$DIR")
+BODY='{"submission_id": 1, "file_type": "D1", "start": "10/01/2019", "end": "09/30/2020"}'
+: > /tmp/bench-generate.txt
+for i in $(seq 1 "$RUNS"); do
+  # sqlite3 CLI: the floor for reading these rows and writing CSV.
+  /usr/bin/time -f "%e %M" -o /tmp/bench-sqlite-time sqlite3 -csv -header "$DB" "$SQL" > "$DIR/sqlite-export.csv"
+  read -r cli_secs cli_kib < /tmp/bench-sqlite-time
+  # broker-lite: a fresh generation each run (the cache is emptied first).
+  sqlite3 "$DB" "UPDATE file_generation SET is_cached_file = 0;"
+  t0=$(date +%s.%N)
+  curl -fs -X POST -H "x-session-id: $TOKEN" -H 'Content-Type: application/json' -d "$BODY" \
+    "http://127.0.0.1:$PORT/v1/generate_file/" >/dev/null
+  gen_secs=""
+  while true; do
+    state=$(sqlite3 "$DB" "SELECT job_status FROM jobs WHERE job_id = 107")
+    now=$(date +%s.%N)
+    if [ "$state" = finished ] && [ -z "$gen_secs" ]; then gen_secs=$(echo "$now - $t0" | bc); fi
+    val=$(sqlite3 "$DB" "SELECT job_status FROM jobs WHERE job_id = 108")
+    [ "$val" = finished ] && break
+    [ "$state" = failed ] && { echo "generation failed" >&2; exit 1; }
+    sleep 0.05
+  done
+  all_secs=$(echo "$(date +%s.%N) - $t0" | bc)
+  rows=$(sqlite3 "$DB" "SELECT number_of_rows FROM jobs WHERE job_id = 107")
+  echo "run $i: rows $rows sqlite3 ${cli_secs}s (${cli_kib} KiB) broker-lite file ${gen_secs}s, with validation ${all_secs}s" | tee -a /tmp/bench-generate.txt
+done
+rss=$(peak_rss_kib "$SERVER_PID")
+stop
+cli=$(awk '{print $6}' /tmp/bench-generate.txt | tr -d s | median)
+gen=$(awk '{print $11}' /tmp/bench-generate.txt | tr -d 's,' | median)
+all=$(awk '{print $14}' /tmp/bench-generate.txt | tr -d s | median)
+echo "median sqlite3 CLI export: ${cli}s; broker-lite file ready: ${gen}s ($(awk -v a="$gen" -v b="$cli" 'BEGIN {printf "%.2fx", a/b}')); with file-level validation: ${all}s"
+echo "server peak RSS: $((rss / 1024)) MiB"

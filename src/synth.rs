@@ -1,0 +1,306 @@
+//! `fixtures synth`: deterministic, realistic synthetic data for benchmarks
+//! and load tests — agencies, an admin, a few submissions with their jobs,
+//! and D1, D2, SAM and subaward source rows.
+
+use crate::auth::hash_password;
+use crate::columns::layouts;
+use crate::timefmt::now_timestamp;
+use anyhow::Context;
+use rusqlite::{Connection, ToSql, TransactionBehavior, params_from_iter};
+use std::io::Write;
+use std::time::Instant;
+
+/// Password of the synthetic admin `admin@synth.local`.
+pub const SYNTH_ADMIN_PASSWORD: &str = "synth-admin-pw";
+/// Awarding agency of every synthetic D1 and D2 row.
+pub const SYNTH_AGENCY: &str = "097";
+/// Rows per write transaction.
+const BATCH: u64 = 20_000;
+/// D1 columns filled besides the keys, dates and agency codes.
+const D1_FILLED: usize = 56;
+
+/// splitmix64: small, fast and deterministic for a seed.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+/// A date of fiscal year 2020 (2019-10-01 to 2020-09-30).
+fn fy2020_date(rng: &mut Rng) -> String {
+    let day = rng.below(366) as i64;
+    let date = time::macros::date!(2019 - 10 - 01) + time::Duration::days(day);
+    crate::timefmt::format_iso_date(date)
+}
+
+const REFERENCE: &str = "
+INSERT OR IGNORE INTO cgac (cgac_code, agency_name) VALUES
+    ('097', 'Department of Defense'), ('020', 'Department of the Treasury'),
+    ('075', 'Department of Health and Human Services');
+INSERT OR IGNORE INTO frec (frec_code, agency_name, cgac_code) VALUES ('1125', 'Peace Corps', '020');
+INSERT OR IGNORE INTO submissions (submission_id, user_id, cgac_code, reporting_start_date,
+    reporting_end_date, reporting_fiscal_year, reporting_fiscal_period, is_quarter_format, publish_status)
+VALUES (1, 1, '097', '2019-10-01', '2020-09-30', 2020, 12, 1, 'unpublished'),
+       (2, 1, '097', '2019-10-01', '2020-09-30', 2020, 12, 1, 'unpublished'),
+       (3, 1, '020', '2019-10-01', '2019-12-31', 2020, 3, 1, 'published'),
+       (4, 1, '075', '2020-03-01', '2020-03-31', 2020, 6, 0, 'unpublished');
+";
+
+/// Adds the reference rows, the admin, the submissions and their jobs.
+fn reference_data(conn: &Connection) -> anyhow::Result<()> {
+    let hash = hash_password(SYNTH_ADMIN_PASSWORD)?;
+    conn.execute(
+        "INSERT OR IGNORE INTO users (user_id, email, name, title, password_hash, website_admin)
+         VALUES (1, 'admin@synth.local', 'Synthetic Admin', 'Benchmark', ?1, 1)",
+        [hash],
+    )?;
+    conn.execute_batch(REFERENCE)?;
+    let now = now_timestamp();
+    let mut job = conn.prepare(
+        "INSERT OR IGNORE INTO jobs (job_id, submission_id, job_type, file_type, job_status, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?;
+    for sub in 1..=4i64 {
+        let mut id = sub * 100;
+        let mut add = |job_type: &str, file_type: Option<&str>, status: &str| {
+            id += 1;
+            job.execute(rusqlite::params![id, sub, job_type, file_type, status, now])
+        };
+        for file in ["A", "B", "C"] {
+            add("file_upload", Some(file), "finished")?;
+            add("csv_record_validation", Some(file), "finished")?;
+        }
+        for file in ["D1", "D2"] {
+            add("file_upload", Some(file), "waiting")?;
+            add("csv_record_validation", Some(file), "waiting")?;
+        }
+        add("file_upload", Some("E"), "waiting")?;
+        add("file_upload", Some("F"), "waiting")?;
+        add("validation", None, "finished")?;
+    }
+    Ok(())
+}
+
+/// Inserts `count` rows through `fill`, in batches, reporting progress.
+fn insert_rows(
+    conn: &mut Connection,
+    label: &str,
+    sql: &str,
+    count: u64,
+    mut fill: impl FnMut(u64, &mut Vec<String>),
+) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let mut values: Vec<String> = Vec::new();
+    let mut done = 0;
+    while done < count {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        {
+            let mut stmt = tx.prepare_cached(sql)?;
+            for i in done..(done + BATCH).min(count) {
+                values.clear();
+                fill(i, &mut values);
+                stmt.execute(params_from_iter(values.iter().map(|v| v as &dyn ToSql)))?;
+            }
+        }
+        tx.commit()?;
+        done = (done + BATCH).min(count);
+        if done % 100_000 == 0 || done == count {
+            let secs = started.elapsed().as_secs_f64();
+            eprintln!("synth: {label} {done}/{count} rows ({secs:.1} s)");
+        }
+    }
+    Ok(())
+}
+
+fn insert_sql(table: &str, columns: &[String]) -> String {
+    let marks = vec!["?"; columns.len()].join(", ");
+    format!(
+        "INSERT INTO {table} ({}) VALUES ({marks})",
+        columns.join(", ")
+    )
+}
+
+/// Fills the database with `rows` D1 rows, half as many D2 rows, a SAM row
+/// per hundred and a subaward per ten, deterministically for a seed.
+pub fn synthesize(conn: &mut Connection, rows: u64, seed: u64) -> anyhow::Result<()> {
+    reference_data(conn).context("cannot add the reference rows")?;
+    let l = layouts();
+    let base = conn.query_row(
+        "SELECT COALESCE(MAX(detached_award_procurement_id), 0) FROM detached_award_procurement",
+        [],
+        |r| r.get::<_, i64>(0),
+    )? as u64;
+    let funding = ["097", "020", "075"];
+    let ueis = (rows / 100).max(1);
+
+    let text_columns: Vec<String> =
+        l.d1.iter()
+            .filter(|c| !c.yyyymmdd)
+            .map(|c| c.source.clone())
+            .filter(|c| {
+                !matches!(
+                    c.as_str(),
+                    "detached_award_proc_unique"
+                        | "unique_award_key"
+                        | "awardee_or_recipient_uei"
+                        | "awarding_agency_code"
+                        | "funding_agency_code"
+                )
+            })
+            .take(D1_FILLED)
+            .collect();
+    let mut d1_columns: Vec<String> = [
+        "detached_award_proc_unique",
+        "unique_award_key",
+        "awardee_or_recipient_uei",
+        "awarding_agency_code",
+        "funding_agency_code",
+        "action_date",
+        "period_of_performance_star",
+        "last_modified",
+    ]
+    .map(String::from)
+    .to_vec();
+    d1_columns.extend(text_columns.iter().cloned());
+    let mut rng = Rng(seed);
+    insert_rows(
+        conn,
+        "D1",
+        &insert_sql("detached_award_procurement", &d1_columns),
+        rows,
+        |i, v| {
+            let n = base + i + 1;
+            let date = fy2020_date(&mut rng);
+            v.push(format!("CONT_TX_{n}_0"));
+            v.push(format!("CONT_AWD_{n}"));
+            v.push(format!("UEI{:09}", rng.below(ueis)));
+            v.push(SYNTH_AGENCY.into());
+            v.push(funding[rng.below(3) as usize].into());
+            v.push(date.clone());
+            v.push(date);
+            v.push("2020-10-15".into());
+            for (k, column) in text_columns.iter().enumerate() {
+                v.push(match k % 4 {
+                    0 => format!("{}", rng.below(10_000_000) as f64 / 100.0),
+                    1 => format!(
+                        "{}_{}",
+                        &column[..column.len().min(6)].to_uppercase(),
+                        rng.below(1000)
+                    ),
+                    2 => ["Y", "N", "X"][rng.below(3) as usize].to_string(),
+                    _ => format!("Synthetic value {n}, item {k}"),
+                });
+            }
+        },
+    )?;
+
+    let d2_columns: Vec<String> = [
+        "afa_generated_unique",
+        "unique_award_key",
+        "uei",
+        "awarding_agency_code",
+        "funding_agency_code",
+        "action_date",
+        "fain",
+        "federal_action_obligation",
+        "award_description",
+        "is_active",
+    ]
+    .map(String::from)
+    .to_vec();
+    let mut rng = Rng(seed ^ 0xD2);
+    insert_rows(
+        conn,
+        "D2",
+        &insert_sql("published_fabs", &d2_columns),
+        rows / 2,
+        |i, v| {
+            let n = base + i + 1;
+            v.push(format!("ASST_TX_{n}"));
+            v.push(format!("ASST_NON_{n}"));
+            v.push(format!("UEI{:09}", rng.below(ueis)));
+            v.push(SYNTH_AGENCY.into());
+            v.push(funding[rng.below(3) as usize].into());
+            v.push(fy2020_date(&mut rng));
+            v.push(format!("FAIN{n}"));
+            v.push(format!("{}", rng.below(1_000_000) as f64 / 100.0));
+            v.push("Synthetic \"assistance\", award".into());
+            v.push(if rng.below(20) == 0 { "0" } else { "1" }.into());
+        },
+    )?;
+
+    let sam_columns: Vec<String> = [
+        "uei",
+        "legal_business_name",
+        "ultimate_parent_uei",
+        "high_comp_officer1_full_na",
+        "high_comp_officer1_amount",
+    ]
+    .map(String::from)
+    .to_vec();
+    insert_rows(
+        conn,
+        "SAM",
+        &insert_sql("sam_recipient", &sam_columns),
+        ueis,
+        |i, v| {
+            v.push(format!("UEI{i:09}"));
+            v.push(format!("Recipient {i}, Inc."));
+            v.push(format!("UEI{:09}", i / 10));
+            v.push(format!("Officer {i}"));
+            v.push(format!("{}", 100_000 + i));
+        },
+    )?;
+
+    let sub_columns: Vec<String> = [
+        "unique_award_key",
+        "subaward_type",
+        "subaward_number",
+        "subaward_amount",
+        "sub_action_date",
+        "sub_awardee_or_recipient_uei",
+    ]
+    .map(String::from)
+    .to_vec();
+    let mut rng = Rng(seed ^ 0xF);
+    insert_rows(
+        conn,
+        "subaward",
+        &insert_sql("subaward", &sub_columns),
+        rows / 10,
+        |i, v| {
+            let contract = i % 2 == 0;
+            let n = base + rng.below(if contract { rows } else { (rows / 2).max(1) }) + 1;
+            v.push(if contract {
+                format!("CONT_AWD_{n}")
+            } else {
+                format!("ASST_NON_{n}")
+            });
+            v.push(
+                if contract {
+                    "sub-contract"
+                } else {
+                    "sub-grant"
+                }
+                .into(),
+            );
+            v.push(format!("SUB-{i}"));
+            v.push(format!("{}", rng.below(100_000)));
+            v.push(fy2020_date(&mut rng));
+            v.push(format!("SUBUEI{i:08}"));
+        },
+    )?;
+    conn.execute_batch("ANALYZE")?;
+    std::io::stderr().flush()?;
+    Ok(())
+}

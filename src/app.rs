@@ -1,6 +1,7 @@
 //! Application state and the server: `App::bind` opens the database, binds
 //! the listener and picks the storage backend; `run` serves until stopped.
 
+use crate::auth::SessionKeys;
 use crate::config::{Config, StorageKind};
 use crate::db::generation::requeue_running;
 use crate::db::{self, Pool};
@@ -26,6 +27,8 @@ pub struct AppState {
     pub wake: Wake,
     /// Set to shut down: the server stops accepting, workers stop at a safe point.
     pub stop: Arc<AtomicBool>,
+    /// Checks session tokens (built once: the hot path of every route).
+    pub session_keys: SessionKeys,
 }
 
 type Handler = Box<dyn Fn(&Request) -> Response + Send + Sync>;
@@ -78,6 +81,7 @@ impl App {
                 (store as Arc<dyn FileStore>, None)
             }
         };
+        let session_keys = SessionKeys::new(&config.secret);
         let state = Arc::new(AppState {
             config: Arc::new(config),
             pool,
@@ -86,6 +90,7 @@ impl App {
             public_url,
             wake: Wake::default(),
             stop: Arc::new(AtomicBool::new(false)),
+            session_keys,
         });
         let _ = cell.set(Arc::clone(&state));
         Ok(App { server, state })

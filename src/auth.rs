@@ -58,18 +58,37 @@ pub fn mint_token(
     Ok((token, claims))
 }
 
-/// Decodes a session token: HS256 only, `exp`, `sub` and `iss` required,
-/// `exp` enforced with no leeway.
-pub fn decode_token(secret: &Secret, token: &str) -> Result<Claims, jsonwebtoken::errors::Error> {
-    if token.len() > MAX_TOKEN_LEN {
-        return Err(jsonwebtoken::errors::ErrorKind::InvalidToken.into());
+/// What checking session tokens needs, built once per server.
+pub struct SessionKeys {
+    key: DecodingKey,
+    validation: Validation,
+}
+
+impl SessionKeys {
+    /// HS256 only, `exp`, `sub` and `iss` required, `exp` with no leeway.
+    pub fn new(secret: &Secret) -> SessionKeys {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.leeway = 0;
+        validation.set_required_spec_claims(&["exp", "sub", "iss"]);
+        validation.set_issuer(&[SESSION_ISSUER]);
+        SessionKeys {
+            key: DecodingKey::from_secret(secret.expose().as_bytes()),
+            validation,
+        }
     }
-    let mut validation = Validation::new(Algorithm::HS256);
-    validation.leeway = 0;
-    validation.set_required_spec_claims(&["exp", "sub", "iss"]);
-    validation.set_issuer(&[SESSION_ISSUER]);
-    let key = DecodingKey::from_secret(secret.expose().as_bytes());
-    jsonwebtoken::decode::<Claims>(token, &key, &validation).map(|data| data.claims)
+
+    /// Decodes a session token; oversized tokens are refused unread.
+    pub fn decode(&self, token: &str) -> Result<Claims, jsonwebtoken::errors::Error> {
+        if token.len() > MAX_TOKEN_LEN {
+            return Err(jsonwebtoken::errors::ErrorKind::InvalidToken.into());
+        }
+        jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation).map(|data| data.claims)
+    }
+}
+
+/// Decodes a session token with a secret (see [`SessionKeys`]).
+pub fn decode_token(secret: &Secret, token: &str) -> Result<Claims, jsonwebtoken::errors::Error> {
+    SessionKeys::new(secret).decode(token)
 }
 
 /// The token a request carries: `x-session-id`, else `Authorization: Bearer`.
@@ -110,7 +129,7 @@ pub fn require_user_on(
     conn: &Connection,
 ) -> Result<CurrentUser, AppError> {
     let token = request_token(req).ok_or(AppError::Unauthorized)?;
-    let claims = decode_token(&st.config.secret, token).map_err(|e| {
+    let claims = st.session_keys.decode(token).map_err(|e| {
         log::debug!("session token refused: {:?}", e.kind());
         AppError::Unauthorized
     })?;

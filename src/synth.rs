@@ -301,6 +301,7 @@ pub fn synthesize(conn: &mut Connection, rows: u64, seed: u64) -> anyhow::Result
         },
     )?;
     conn.execute_batch("ANALYZE")?;
+    crate::db::drop_stat4_samples(conn)?;
     std::io::stderr().flush()?;
     Ok(())
 }

@@ -43,7 +43,24 @@ pub fn open_migrated(path: &Path) -> anyhow::Result<Connection> {
         log::warn!("database journal mode is {mode}, not wal");
     }
     migrate(&mut conn)?;
+    drop_stat4_samples(&conn)?;
     Ok(conn)
+}
+
+/// Drops ANALYZE's STAT4 samples, keeping `sqlite_stat1`. With samples
+/// present SQLite re-prepares every statement whose bound values could change
+/// its plan, on every new binding: that cost the status route a third of its
+/// throughput (see BENCHMARKS.md).
+pub fn drop_stat4_samples(conn: &Connection) -> rusqlite::Result<()> {
+    let has_stat4: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat4')",
+        [],
+        |r| r.get(0),
+    )?;
+    if has_stat4 {
+        conn.execute("DELETE FROM sqlite_stat4", [])?;
+    }
+    Ok(())
 }
 
 /// Opens the pool, switches the database to WAL and applies the schema.
@@ -54,6 +71,9 @@ pub fn open_pool(path: &Path, size: u32) -> anyhow::Result<Pool> {
     r2d2::Pool::builder()
         .max_size(size)
         .min_idle(Some(1))
+        // A checkout test would run a statement per request for nothing:
+        // a broken SQLite connection fails its next query anyway.
+        .test_on_check_out(false)
         .connection_timeout(Duration::from_secs(30))
         .build(manager)
         .context("cannot open the database pool")

@@ -92,9 +92,7 @@ pub fn login(req: &Request, st: &AppState) -> Result<Response, AppError> {
 
 /// `POST /v1/logout/`: revokes the token the request carries, if any.
 pub fn logout(req: &Request, st: &AppState) -> Result<Response, AppError> {
-    if let Some(claims) =
-        auth::request_token(req).and_then(|t| auth::decode_token(&st.config.secret, t).ok())
-    {
+    if let Some(claims) = auth::request_token(req).and_then(|t| st.session_keys.decode(t).ok()) {
         let now = jsonwebtoken::get_current_timestamp();
         tokens::revoke(&*st.pool.get()?, &claims.jti, claims.exp, now)?;
     }

@@ -86,6 +86,20 @@ impl FileStore for LocalStore {
         result.context("cannot write the file to local storage")
     }
 
+    fn put_owned(&self, key: &str, local_path: &Path) -> anyhow::Result<()> {
+        let Some(target) = self.path_of(key) else {
+            bail!("unsafe storage key")
+        };
+        let dir = target.parent().unwrap_or(&self.root);
+        fs::create_dir_all(dir).context("cannot create the storage folder")?;
+        // The scratch file is complete and synced: a rename publishes it
+        // whole. Across file systems it cannot be renamed, so copy it.
+        match fs::rename(local_path, &target) {
+            Ok(()) => Ok(()),
+            Err(_) => self.put(key, local_path),
+        }
+    }
+
     fn copy(&self, from: &str, to: &str) -> anyhow::Result<()> {
         let Some(source) = self.path_of(from) else {
             bail!("unsafe storage key")

@@ -13,6 +13,11 @@ use std::path::Path;
 pub trait FileStore: Send + Sync {
     /// Publishes the file at `local_path` under `key`, completely or not at all.
     fn put(&self, key: &str, local_path: &Path) -> anyhow::Result<()>;
+    /// Publishes the file at `local_path` under `key` and may take the file
+    /// away (the local store renames it instead of copying).
+    fn put_owned(&self, key: &str, local_path: &Path) -> anyhow::Result<()> {
+        self.put(key, local_path)
+    }
     /// Publishes a copy of the stored `from` under `to`.
     fn copy(&self, from: &str, to: &str) -> anyhow::Result<()>;
     /// Reads a stored file.

@@ -143,11 +143,19 @@ fn generate_d(st: &AppState, fg_id: i64) -> anyhow::Result<()> {
     let written = writer::write_d(&conn, &fg.request, &scratch.0, &st.stop)?;
     // Every job waiting now (late arrivals included) gets its own copy.
     let mut stored = Vec::new();
-    for job in jobs::jobs_waiting_on(&conn, fg_id)? {
+    let waiting = jobs::jobs_waiting_on(&conn, fg_id)?;
+    for (i, job) in waiting.into_iter().enumerate().rev() {
         let (key, name) = d_file_of(&conn, &job, &fg)?;
-        st.storage.put(&key, &scratch.0).context(Failure::Storage)?;
+        // Copies for all but the first job, then the scratch file itself.
+        if i == 0 {
+            st.storage.put_owned(&key, &scratch.0)
+        } else {
+            st.storage.put(&key, &scratch.0)
+        }
+        .context(Failure::Storage)?;
         stored.push((job, key, name));
     }
+    stored.reverse();
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let now = now_timestamp();
     match stored.first() {
@@ -246,7 +254,9 @@ fn generate_ef(st: &AppState, job_id: i64) -> anyhow::Result<()> {
     };
     let name = names::submission_ef_file(&sub, file_type, unix_now());
     let key = storage::submission_key(submission_id, &name);
-    st.storage.put(&key, &scratch.0).context(Failure::Storage)?;
+    st.storage
+        .put_owned(&key, &scratch.0)
+        .context(Failure::Storage)?;
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     finish_job(&tx, &job, &key, &name, written, &now_timestamp())?;
     tx.commit()?;

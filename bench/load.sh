@@ -9,6 +9,7 @@ build; synth "$DIR" "$ROWS"
 DB="$DIR/broker.db"
 sqlite3 "$DB" "UPDATE file_generation SET is_cached_file = 0;"
 : > "$DIR/serve.log"
+BEFORE=$(sqlite3 "$DB" "SELECT COALESCE(MAX(task_id), 0) FROM generation_tasks")
 RUST_LOG=info start "$DIR" "$PORT" --workers 2
 TOKEN=$(token "$DIR")
 for body in '{"submission_id": 1, "file_type": "D1", "start": "10/01/2019", "end": "09/30/2020"}' \
@@ -18,11 +19,12 @@ for body in '{"submission_id": 1, "file_type": "D1", "start": "10/01/2019", "end
 done
 URL="http://127.0.0.1:$PORT/v1/check_generation_status/?submission_id=1&file_type=D1"
 wrk -t2 -c32 -d"${SECS}s" --latency -H "x-session-id: $TOKEN" "$URL" | tee /tmp/bench-load.txt
-running=$(sqlite3 "$DB" "SELECT COUNT(*) FROM generation_tasks WHERE kind = 'generate_d' AND state IN ('running', 'done')")
+done_count=$(sqlite3 "$DB" "SELECT COUNT(*) FROM generation_tasks WHERE kind = 'generate_d' AND task_id > $BEFORE AND state = 'done'")
+rows=$(sqlite3 "$DB" "SELECT COALESCE(SUM(number_of_rows), 0) FROM file_generation WHERE file_generation_id IN (SELECT file_generation_id FROM generation_tasks WHERE kind = 'generate_d' AND task_id > $BEFORE)")
 stop
 locked=$(grep -c "database is locked" "$DIR/serve.log" || true)
 errors=$(grep -cE " (4|5)[0-9][0-9] [0-9]+ms" "$DIR/serve.log" || true)
-echo "generations started during the run: $running of 2"
+echo "generations finished during the run: $done_count of 2 ($rows rows written)"
 echo "non-2xx answers logged: $errors; 'database is locked' in the log: $locked"
 grep -q "Non-2xx" /tmp/bench-load.txt && { echo "FAIL: non-2xx answers"; exit 1; }
 [ "$locked" = 0 ] || { echo "FAIL: database is locked"; exit 1; }

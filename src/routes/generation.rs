@@ -42,6 +42,19 @@ pub fn parse_file_type(raw: Option<&str>) -> Result<FileType, AppError> {
         .ok_or_else(|| AppError::bad_request("file_type: Must be either D1, D2, E or F"))
 }
 
+/// The status body of a submission's file, as both routes answer it.
+fn status_answer(
+    conn: &Connection,
+    st: &AppState,
+    submission_id: i64,
+    file_type: FileType,
+) -> Result<Response, AppError> {
+    let storage = st.storage.as_ref();
+    let body =
+        status::submission_file_status(conn, storage, st.config.url_ttl, submission_id, file_type)?;
+    Ok(Response::json(&body))
+}
+
 pub fn check_generation_status(req: &Request, st: &AppState) -> Result<Response, AppError> {
     let conn = st.pool.get()?;
     let user = auth::require_user_on(req, st, &conn)?;
@@ -56,14 +69,7 @@ pub fn check_generation_status(req: &Request, st: &AppState) -> Result<Response,
             "Cannot generate files for FABS submissions.",
         ));
     }
-    let body = status::submission_file_status(
-        &conn,
-        st.storage.as_ref(),
-        st.config.url_ttl,
-        submission.submission_id,
-        file_type,
-    )?;
-    Ok(Response::json(&body))
+    status_answer(&conn, st, submission.submission_id, file_type)
 }
 
 /// A request parameter as text: strings as they are, numbers as written.
@@ -187,12 +193,5 @@ pub fn generate_file(req: &Request, st: &AppState) -> Result<Response, AppError>
     })?;
     generate::queue_submission_file(&mut conn, &submission, &upload, file_type, d)?;
     st.wake.notify();
-    let body = status::submission_file_status(
-        &conn,
-        st.storage.as_ref(),
-        st.config.url_ttl,
-        submission.submission_id,
-        file_type,
-    )?;
-    Ok(Response::json(&body))
+    status_answer(&conn, st, submission.submission_id, file_type)
 }

@@ -1,6 +1,6 @@
 //! Detached D1/D2 generation over HTTP.
 
-use crate::helpers::{TestApp, assert_error};
+use crate::helpers::{TestApp, assert_error, rows_of};
 use broker_lite::columns::layouts;
 use serde_json::{Value, json};
 
@@ -23,16 +23,6 @@ fn check(app: &TestApp, job_id: &Value) -> Value {
     let resp = app.get(&target, Some(&app.token_for(8)));
     assert_eq!(resp.status, 200, "{}", resp.text());
     resp.json()
-}
-
-fn rows(bytes: &[u8], delimiter: u8) -> Vec<Vec<String>> {
-    csv::ReaderBuilder::new()
-        .delimiter(delimiter)
-        .has_headers(false)
-        .from_reader(bytes)
-        .records()
-        .map(|r| r.unwrap().iter().map(String::from).collect())
-        .collect()
 }
 
 #[test]
@@ -117,7 +107,7 @@ fn a_detached_d1_is_generated_for_any_logged_in_user() {
         "{url}"
     );
     let file = app.download(&status);
-    let rows = rows(&file.body, b',');
+    let rows = rows_of(&file.body, b',');
     let expected: Vec<String> = layouts().d1.iter().map(|c| c.header.clone()).collect();
     assert_eq!(rows[0], expected);
     let keys: Vec<&str> = rows[1..].iter().map(|r| r[1].as_str()).collect();
@@ -143,7 +133,7 @@ fn a_detached_d2_uses_the_frec_code_and_the_txt_format() {
             .unwrap()
             .ends_with(".txt")
     );
-    let rows = rows(&app.download(&status).body, b'|');
+    let rows = rows_of(&app.download(&status).body, b'|');
     let keys: Vec<&str> = rows[1..].iter().map(|r| r[1].as_str()).collect();
     assert_eq!(keys, ["ASST_F4"]);
     assert_eq!(rows[0].len(), 76);
@@ -156,7 +146,7 @@ fn element_numbers_change_the_d1_header() {
     body["element_numbers"] = json!(true);
     let job_id = generate(&app, body)["job_id"].clone();
     app.run_pending_jobs();
-    let rows = rows(&app.download(&check(&app, &job_id)).body, b',');
+    let rows = rows_of(&app.download(&check(&app, &job_id)).body, b',');
     let expected: Vec<String> = layouts()
         .d1
         .iter()
@@ -172,7 +162,7 @@ fn an_empty_detached_result_has_its_header() {
     let app = TestApp::spawn();
     let job_id = generate(&app, d1("999"))["job_id"].clone();
     app.run_pending_jobs();
-    let rows = rows(&app.download(&check(&app, &job_id)).body, b',');
+    let rows = rows_of(&app.download(&check(&app, &job_id)).body, b',');
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0][0], "ContractTransactionUniqueKey");
 }

@@ -1,7 +1,7 @@
 //! `POST /v1/generate_file/` and the worker: messages, the rows of every file
 //! type, the cache, and the submission side effects, over HTTP.
 
-use crate::helpers::{TestApp, assert_error};
+use crate::helpers::{TestApp, assert_error, generate_and_finish, rows_of};
 use broker_lite::columns::layouts;
 use serde_json::{Value, json};
 
@@ -9,18 +9,6 @@ const DENIED: &str = "User does not have permission to access that submission";
 
 fn d1_request(submission_id: i64) -> Value {
     json!({"submission_id": submission_id, "file_type": "D1", "start": "10/01/2019", "end": "12/31/2019"})
-}
-
-/// Parses a generated file into rows of fields.
-fn rows_of(bytes: &[u8], delimiter: u8) -> Vec<Vec<String>> {
-    let mut reader = csv::ReaderBuilder::new()
-        .delimiter(delimiter)
-        .has_headers(false)
-        .from_reader(bytes);
-    reader
-        .records()
-        .map(|r| r.unwrap().iter().map(String::from).collect())
-        .collect()
 }
 
 fn column(rows: &[Vec<String>], header: &str) -> Vec<String> {
@@ -33,19 +21,6 @@ fn column(rows: &[Vec<String>], header: &str) -> Vec<String> {
 
 fn headers(layout: &[broker_lite::columns::Column]) -> Vec<String> {
     layout.iter().map(|c| c.header.clone()).collect()
-}
-
-/// Generates, drains the queue and answers the final status.
-fn generate_and_finish(app: &TestApp, body: Value, user_id: i64) -> Value {
-    let resp = app.generate(body.clone(), user_id);
-    assert_eq!(resp.status, 200, "{}", resp.text());
-    app.run_pending_jobs();
-    let sub = body["submission_id"].as_i64().unwrap();
-    let status = app
-        .status(sub, body["file_type"].as_str().unwrap(), user_id)
-        .json();
-    assert_eq!(status["status"], "finished", "{status}");
-    status
 }
 
 #[test]

@@ -395,3 +395,32 @@ pub fn load_fixtures(dir: &std::path::Path, files: &[&str]) -> std::process::Out
 pub fn fixture_path(name: &str) -> String {
     format!("{}/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))
 }
+
+/// Generates through the route, drains the queue and answers the final
+/// status, which must be finished.
+pub fn generate_and_finish(
+    app: &TestApp,
+    body: serde_json::Value,
+    user_id: i64,
+) -> serde_json::Value {
+    let resp = app.generate(body.clone(), user_id);
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    app.run_pending_jobs();
+    let sub = body["submission_id"].as_i64().unwrap();
+    let status = app
+        .status(sub, body["file_type"].as_str().unwrap(), user_id)
+        .json();
+    assert_eq!(status["status"], "finished", "{status}");
+    status
+}
+
+/// Parses a generated file into rows of fields (header row included).
+pub fn rows_of(bytes: &[u8], delimiter: u8) -> Vec<Vec<String>> {
+    csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .has_headers(false)
+        .from_reader(bytes)
+        .records()
+        .map(|r| r.unwrap().iter().map(String::from).collect())
+        .collect()
+}

@@ -3,10 +3,11 @@
 //! `.ci/run` installs it.
 
 use crate::helpers::{
-    HttpResponse, SECRET, Served, TestApp, fixture_path, load_fixtures, raw_request,
+    HttpResponse, SECRET, Served, TestApp, fixture_path, generate_and_finish, load_fixtures,
+    raw_request,
 };
 use broker_lite::config::{S3Settings, Secret, StorageKind};
-use serde_json::{Value, json};
+use serde_json::json;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -123,18 +124,6 @@ impl Drop for S3Server {
     fn drop(&mut self) {
         self.stop();
     }
-}
-
-fn generate_and_finish(app: &TestApp, body: Value, user_id: i64) -> Value {
-    let resp = app.generate(body.clone(), user_id);
-    assert_eq!(resp.status, 200, "{}", resp.text());
-    app.run_pending_jobs();
-    let sub = body["submission_id"].as_i64().unwrap();
-    let status = app
-        .status(sub, body["file_type"].as_str().unwrap(), user_id)
-        .json();
-    assert_eq!(status["status"], "finished", "{status}");
-    status
 }
 
 /// One column of a generated CSV file, header row left out.

@@ -104,19 +104,7 @@ pub fn write_e(
          ORDER BY u.uei",
         select_list("s", columns)
     );
-    let headers: Vec<&str> = columns.iter().map(|c| c.header.as_str()).collect();
-    write_rows(
-        conn,
-        &sql,
-        [submission_id],
-        columns,
-        &headers,
-        Target {
-            delimiter: b',',
-            path,
-            stop,
-        },
-    )
+    write_submission_csv(conn, &sql, submission_id, columns, path, stop)
 }
 
 /// The F file of a submission: sub-contracts of its D1 awards and sub-grants
@@ -137,19 +125,25 @@ pub fn write_f(
          ORDER BY s.subaward_id",
         select_list("s", columns)
     );
+    write_submission_csv(conn, &sql, submission_id, columns, path, stop)
+}
+
+/// An E or F file: a query on the submission id, the layout's headers, CSV.
+fn write_submission_csv(
+    conn: &Connection,
+    sql: &str,
+    submission_id: i64,
+    columns: &[Column],
+    path: &Path,
+    stop: &AtomicBool,
+) -> anyhow::Result<Written> {
     let headers: Vec<&str> = columns.iter().map(|c| c.header.as_str()).collect();
-    write_rows(
-        conn,
-        &sql,
-        [submission_id],
-        columns,
-        &headers,
-        Target {
-            delimiter: b',',
-            path,
-            stop,
-        },
-    )
+    let target = Target {
+        delimiter: b',',
+        path,
+        stop,
+    };
+    write_rows(conn, sql, [submission_id], columns, &headers, target)
 }
 
 /// `YYYY-MM-DD` as `YYYYMMDD`; anything else is written as stored.

@@ -131,9 +131,10 @@ fn main() -> ExitCode {
     let mut logger =
         env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"));
     // The HTTP client logs request headers at debug level, and those carry
-    // S3 request signatures: keep it quiet whatever RUST_LOG says.
+    // S3 request signatures: keep it (and rust-s3's retry warnings, which
+    // print raw client errors) quiet whatever RUST_LOG says.
     for module in ["attohttpc", "rustls", "aws_creds", "s3"] {
-        logger.filter_module(module, log::LevelFilter::Warn);
+        logger.filter_module(module, log::LevelFilter::Error);
     }
     logger.init();
     let cli = Cli::parse();

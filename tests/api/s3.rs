@@ -381,3 +381,52 @@ fn serve_names_a_missing_s3_setting_and_stops() {
     );
     assert!(!stderr.contains(SECRET_KEY));
 }
+
+#[test]
+fn an_unreachable_bucket_at_start_is_logged_and_statuses_still_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(
+        load_fixtures(dir.path(), &[&fixture_path("test_base.json")])
+            .status
+            .success()
+    );
+    // Nothing listens on this port.
+    let closed = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let endpoint = format!("http://{closed}");
+    let envs = [
+        ("BROKER_SECRET_KEY", SECRET),
+        ("BROKER_S3_BUCKET", BUCKET),
+        ("BROKER_S3_ENDPOINT", endpoint.as_str()),
+        ("AWS_ACCESS_KEY_ID", ACCESS_KEY),
+        ("AWS_SECRET_ACCESS_KEY", SECRET_KEY),
+    ];
+    let server = Served::start(dir.path(), &["--storage", "s3"], &envs);
+    let token = broker_lite::auth::mint_token(&Secret::new(SECRET), 2, 600)
+        .unwrap()
+        .0;
+    let target = "/v1/check_generation_status/?submission_id=10&file_type=E";
+    let status = raw_request(server.addr, "GET", target, &[("x-session-id", &token)], b"");
+    assert_eq!(status.status, 200, "{}", status.text());
+    assert!(
+        status.json()["url"]
+            .as_str()
+            .unwrap()
+            .contains("X-Amz-Signature="),
+        "presigned at request time"
+    );
+    // rust-s3 retries once after a second before the check gives up.
+    std::thread::sleep(Duration::from_millis(2500));
+    let log = server.stop();
+    let line = log
+        .lines()
+        .find(|l| l.contains("is not usable"))
+        .unwrap_or_else(|| panic!("{log}"));
+    assert!(
+        line.contains("ERROR") && line.contains("unreachable"),
+        "{line}"
+    );
+    assert!(!log.contains(SECRET_KEY));
+}

@@ -213,6 +213,15 @@ pub fn cancel_queued_for_job(conn: &Connection, job_id: i64) -> rusqlite::Result
     Ok(())
 }
 
+/// Whether a task newer than `task_id` is queued for the same job.
+pub fn newer_task_queued(conn: &Connection, job_id: i64, task_id: i64) -> rusqlite::Result<bool> {
+    conn.prepare_cached(
+        "SELECT EXISTS (SELECT 1 FROM generation_tasks
+                        WHERE job_id = ?1 AND task_id > ?2 AND state = 'queued')",
+    )?
+    .query_row(params![job_id, task_id], |r| r.get(0))
+}
+
 /// Claims the oldest task that is due, in one statement.
 pub fn claim_next(conn: &Connection, now_unix: i64) -> rusqlite::Result<Option<Task>> {
     conn.prepare_cached(

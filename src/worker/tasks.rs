@@ -30,7 +30,7 @@ pub fn execute(st: &AppState, task: &Task) -> anyhow::Result<()> {
     };
     match task.kind {
         TaskKind::GenerateD => generate_d(st, fg_id()?),
-        TaskKind::GenerateEf => generate_ef(st, job_id()?),
+        TaskKind::GenerateEf => generate_ef(st, job_id()?, task.task_id),
         TaskKind::Attach => attach(st, job_id()?, fg_id()?),
         TaskKind::Validate => validate(st, job_id()?),
     }
@@ -232,7 +232,7 @@ fn attach(st: &AppState, job_id: i64, fg_id: i64) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn generate_ef(st: &AppState, job_id: i64) -> anyhow::Result<()> {
+fn generate_ef(st: &AppState, job_id: i64, task_id: i64) -> anyhow::Result<()> {
     let started = Instant::now();
     let mut conn = st.pool.get()?;
     let job = jobs::find_job(&conn, job_id)?.ok_or_else(|| data("The job no longer exists"))?;
@@ -258,6 +258,13 @@ fn generate_ef(st: &AppState, job_id: i64) -> anyhow::Result<()> {
         .put_owned(&key, &scratch.0)
         .context(Failure::Storage)?;
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    // A request made while this ran queued a newer task: that one finishes the job.
+    if gen_db::newer_task_queued(&tx, job_id, task_id)? {
+        log::info!(
+            "{file_type} job {job_id} was requested again; task {task_id} leaves it to the newer one"
+        );
+        return Ok(());
+    }
     finish_job(&tx, &job, &key, &name, written, &now_timestamp())?;
     tx.commit()?;
     log::info!(

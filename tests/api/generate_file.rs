@@ -502,3 +502,29 @@ fn a_data_dir_that_cannot_be_written_fails_the_generation_clearly() {
         "the service keeps answering"
     );
 }
+
+#[test]
+fn a_request_made_while_its_file_is_generated_is_not_lost() {
+    let app = TestApp::spawn();
+    assert_eq!(
+        app.generate(json!({"submission_id": 10, "file_type": "E"}), 4)
+            .status,
+        200
+    );
+    // A second request arrives while the first task runs: its task is queued
+    // behind the running one (the first is not cancelled, it is running).
+    app.sql(
+        "INSERT INTO generation_tasks (kind, job_id, created_at)
+         VALUES ('generate_ef', 1005, '2020-01-01 00:00:00')",
+    );
+    let worker = broker_lite::worker::Worker::new(std::sync::Arc::clone(&app.app.state));
+    worker.run_next_job().unwrap();
+    assert_eq!(
+        app.status(10, "E", 4).json()["status"],
+        "waiting",
+        "the newer request still counts"
+    );
+    worker.run_next_job().unwrap();
+    assert_eq!(app.status(10, "E", 4).json()["status"], "finished");
+    assert_eq!(app.run_pending_jobs(), 0);
+}

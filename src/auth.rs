@@ -119,6 +119,8 @@ pub struct CurrentUser {
 /// Checks the request's token and loads its user; 401 otherwise. The reason
 /// is logged at debug level, never the token.
 pub fn require_user(req: &Request, st: &AppState) -> Result<CurrentUser, AppError> {
+    // No token, no database: anonymous requests never wait for a connection.
+    request_token(req).ok_or(AppError::Unauthorized)?;
     require_user_on(req, st, &*st.pool.get()?)
 }
 

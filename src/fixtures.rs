@@ -9,6 +9,7 @@ use rusqlite::{Connection, TransactionBehavior, params_from_iter};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::fmt;
+use std::rc::Rc;
 
 /// Tables a fixture may fill.
 pub const FIXTURE_TABLES: &[&str] = &[
@@ -74,7 +75,8 @@ pub type LoadReport = Vec<(String, usize)>;
 
 struct Loader<'c> {
     conn: &'c Connection,
-    columns: HashMap<String, Vec<ColumnInfo>>,
+    /// Columns per table, read once; shared so a row does not copy the list.
+    columns: HashMap<String, Rc<[ColumnInfo]>>,
     /// (table, rowid) -> (file, row number), to place foreign-key faults.
     origins: HashMap<(String, i64), (String, usize)>,
     now: String,
@@ -168,24 +170,25 @@ impl Loader<'_> {
         Ok(())
     }
 
-    fn table_columns(&mut self, table: &str) -> Result<Vec<ColumnInfo>, (Option<String>, String)> {
+    fn table_columns(&mut self, table: &str) -> Result<Rc<[ColumnInfo]>, (Option<String>, String)> {
         if let Some(cols) = self.columns.get(table) {
-            return Ok(cols.clone());
+            return Ok(Rc::clone(cols));
         }
         let mut stmt = self
             .conn
             .prepare("SELECT name, type FROM pragma_table_info(?1)")
             .map_err(|e| (None, e.to_string()))?;
-        let cols: Vec<ColumnInfo> = stmt
+        let cols: Rc<[ColumnInfo]> = stmt
             .query_map([table], |r| {
                 Ok(ColumnInfo {
                     name: r.get(0)?,
                     declared: r.get(1)?,
                 })
             })
-            .and_then(Iterator::collect)
-            .map_err(|e| (None, e.to_string()))?;
-        self.columns.insert(table.to_string(), cols.clone());
+            .and_then(Iterator::collect::<rusqlite::Result<Vec<_>>>)
+            .map_err(|e| (None, e.to_string()))?
+            .into();
+        self.columns.insert(table.to_string(), Rc::clone(&cols));
         Ok(cols)
     }
 

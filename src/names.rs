@@ -1,17 +1,8 @@
 //! File names of generated files, as the broker names them.
 
+use crate::db::generation::DRequest;
 use crate::db::submissions::Submission;
-use crate::domain::{AgencyType, FileFormat, FileType};
-use time::Date;
-
-fn compact(date: Date) -> String {
-    format!(
-        "{:04}{:02}{:02}",
-        date.year(),
-        u8::from(date.month()),
-        date.day()
-    )
-}
+use crate::domain::FileType;
 
 /// `FY{yy}Q{n}` for quarterly submissions, `FY{yy}P{mm}` for monthly ones
 /// (`P01-P02` for periods 1 and 2, which the broker reports together).
@@ -27,23 +18,32 @@ pub fn fiscal_period(sub: &Submission) -> String {
     }
 }
 
-/// A D1/D2 file generated for a submission.
-pub fn submission_d_file(
-    sub: &Submission,
-    file_type: FileType,
-    start: Date,
-    end: Date,
-    agency_type: AgencyType,
-    format: FileFormat,
-    unix_ts: u64,
-) -> String {
+/// `{start}_{end}_{agency_type}_{unix_ts}.{ext}` of a D file, dates as
+/// `YYYYMMDD` (the request holds them as `YYYY-MM-DD`).
+fn d_file_tail(req: &DRequest, unix_ts: u64) -> String {
     format!(
-        "SubID-{}_File-{file_type}_{}_{}_{}_{agency_type}_{unix_ts}.{format}",
-        sub.submission_id,
-        fiscal_period(sub),
-        compact(start),
-        compact(end)
+        "{}_{}_{}_{unix_ts}.{}",
+        req.start.replace('-', ""),
+        req.end.replace('-', ""),
+        req.agency_type,
+        req.file_format
     )
+}
+
+/// A D1/D2 file generated for a submission.
+pub fn submission_d_file(sub: &Submission, req: &DRequest, unix_ts: u64) -> String {
+    format!(
+        "SubID-{}_File-{}_{}_{}",
+        sub.submission_id,
+        req.file_type,
+        fiscal_period(sub),
+        d_file_tail(req, unix_ts)
+    )
+}
+
+/// A detached D1/D2 file.
+pub fn detached_d_file(req: &DRequest, unix_ts: u64) -> String {
+    format!("File-{}_{}", req.file_type, d_file_tail(req, unix_ts))
 }
 
 /// An E or F file generated for a submission.
@@ -55,27 +55,10 @@ pub fn submission_ef_file(sub: &Submission, file_type: FileType, unix_ts: u64) -
     )
 }
 
-/// A detached D1/D2 file.
-pub fn detached_d_file(
-    file_type: FileType,
-    start: Date,
-    end: Date,
-    agency_type: AgencyType,
-    format: FileFormat,
-    unix_ts: u64,
-) -> String {
-    format!(
-        "File-{file_type}_{}_{}_{agency_type}_{unix_ts}.{format}",
-        compact(start),
-        compact(end)
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::PublishStatus;
-    use time::macros::date;
+    use crate::domain::{AgencyType, FileFormat, PublishStatus};
 
     fn sub(quarter: bool, period: i64) -> Submission {
         Submission {
@@ -91,31 +74,36 @@ mod tests {
         }
     }
 
+    fn request(file_type: FileType, agency_type: AgencyType, file_format: FileFormat) -> DRequest {
+        DRequest {
+            file_type,
+            start: "2019-10-01".into(),
+            end: "2019-12-31".into(),
+            agency_code: "097".into(),
+            agency_type,
+            file_format,
+            element_numbers: false,
+        }
+    }
+
     #[test]
     fn names_follow_the_broker() {
         assert_eq!(fiscal_period(&sub(true, 3)), "FY20Q1");
         assert_eq!(fiscal_period(&sub(true, 12)), "FY20Q4");
         assert_eq!(fiscal_period(&sub(false, 2)), "FY20P01-P02");
         assert_eq!(fiscal_period(&sub(false, 7)), "FY20P07");
-        let (s, e) = (date!(2019 - 10 - 01), date!(2019 - 12 - 31));
+        let d1 = request(FileType::D1, AgencyType::Awarding, FileFormat::Csv);
         assert_eq!(
-            submission_d_file(
-                &sub(true, 3),
-                FileType::D1,
-                s,
-                e,
-                AgencyType::Awarding,
-                FileFormat::Csv,
-                1577000000
-            ),
+            submission_d_file(&sub(true, 3), &d1, 1577000000),
             "SubID-7_File-D1_FY20Q1_20191001_20191231_awarding_1577000000.csv"
         );
         assert_eq!(
             submission_ef_file(&sub(false, 7), FileType::E, 5),
             "SubID-7_File-E_FY20P07_5.csv"
         );
+        let d2 = request(FileType::D2, AgencyType::Funding, FileFormat::Txt);
         assert_eq!(
-            detached_d_file(FileType::D2, s, e, AgencyType::Funding, FileFormat::Txt, 9),
+            detached_d_file(&d2, 9),
             "File-D2_20191001_20191231_funding_9.txt"
         );
     }

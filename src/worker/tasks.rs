@@ -12,7 +12,7 @@ use crate::db::submissions::find_submission;
 use crate::domain::{FileType, JobStatus, JobType};
 use crate::names;
 use crate::storage::{self, local::unix_now};
-use crate::timefmt::{now_timestamp, parse_iso_date};
+use crate::timefmt::now_timestamp;
 use anyhow::Context;
 use rusqlite::{Connection, TransactionBehavior};
 use std::path::PathBuf;
@@ -81,35 +81,16 @@ fn d_file_of(
     job: &Job,
     fg: &FileGeneration,
 ) -> anyhow::Result<(String, String)> {
-    let req = &fg.request;
-    let date =
-        |d: &str| parse_iso_date(d).ok_or_else(|| data("The generation has an invalid date"));
-    let (start, end) = (date(&req.start)?, date(&req.end)?);
     let ts = unix_now();
     Ok(match job.submission_id {
         Some(submission_id) => {
             let sub = find_submission(conn, submission_id)?
                 .ok_or_else(|| data("The submission no longer exists"))?;
-            let name = names::submission_d_file(
-                &sub,
-                req.file_type,
-                start,
-                end,
-                req.agency_type,
-                req.file_format,
-                ts,
-            );
+            let name = names::submission_d_file(&sub, &fg.request, ts);
             (storage::submission_key(submission_id, &name), name)
         }
         None => {
-            let name = names::detached_d_file(
-                req.file_type,
-                start,
-                end,
-                req.agency_type,
-                req.file_format,
-                ts,
-            );
+            let name = names::detached_d_file(&fg.request, ts);
             (storage::detached_key(&name), name)
         }
     })

@@ -1,6 +1,6 @@
 //! Detached D1/D2 generation over HTTP.
 
-use crate::helpers::{TestApp, assert_error, rows_of};
+use crate::helpers::{TestApp, assert_error, link_path, rows_of};
 use broker_lite::columns::layouts;
 use serde_json::{Value, json};
 
@@ -124,15 +124,7 @@ fn a_detached_d2_uses_the_frec_code_and_the_txt_format() {
     let job_id = generate(&app, body)["job_id"].clone();
     app.run_pending_jobs();
     let status = check(&app, &job_id);
-    assert!(
-        status["url"]
-            .as_str()
-            .unwrap()
-            .split('?')
-            .next()
-            .unwrap()
-            .ends_with(".txt")
-    );
+    assert!(link_path(&status).ends_with(".txt"), "{status}");
     let rows = rows_of(&app.download(&status).body, b'|');
     let keys: Vec<&str> = rows[1..].iter().map(|r| r[1].as_str()).collect();
     assert_eq!(keys, ["ASST_F4"]);

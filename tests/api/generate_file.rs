@@ -1,7 +1,7 @@
 //! `POST /v1/generate_file/` and the worker: messages, the rows of every file
 //! type, the cache, and the submission side effects, over HTTP.
 
-use crate::helpers::{TestApp, assert_error, generate_and_finish, rows_of};
+use crate::helpers::{TestApp, assert_error, generate_and_finish, link_path, rows_of};
 use broker_lite::columns::layouts;
 use serde_json::{Value, json};
 
@@ -201,14 +201,7 @@ fn a_d1_file_is_generated_downloaded_and_validated() {
     app.run_pending_jobs();
     let status = app.status(10, "D1", 4).json();
     assert_eq!(status["status"], "finished", "{status}");
-    let url = status["url"].as_str().unwrap();
-    let name = url
-        .split("/v1/files/10/")
-        .nth(1)
-        .unwrap()
-        .split('?')
-        .next()
-        .unwrap();
+    let name = link_path(&status).split("/v1/files/10/").nth(1).unwrap();
     assert!(
         name.starts_with("SubID-10_File-D1_FY20Q1_20191001_20191231_awarding_"),
         "{name}"
@@ -256,15 +249,7 @@ fn funding_agency_and_txt_format_select_rows_and_delimiter() {
     body["file_format"] = json!("txt");
     let status = generate_and_finish(&app, body, 4);
     assert!(status["url"].as_str().unwrap().contains("_funding_"));
-    assert!(
-        status["url"]
-            .as_str()
-            .unwrap()
-            .split('?')
-            .next()
-            .unwrap()
-            .ends_with(".txt")
-    );
+    assert!(link_path(&status).ends_with(".txt"), "{status}");
     let file = app.download(&status);
     assert_eq!(
         file.header("Content-Type"),

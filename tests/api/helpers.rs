@@ -424,3 +424,9 @@ pub fn rows_of(bytes: &[u8], delimiter: u8) -> Vec<Vec<String>> {
         .map(|r| r.unwrap().iter().map(String::from).collect())
         .collect()
 }
+
+/// The path of a status answer's link, without its query (signature).
+pub fn link_path(status: &serde_json::Value) -> &str {
+    let url = status["url"].as_str().expect("a url");
+    url.split_once('?').map_or(url, |(path, _)| path)
+}

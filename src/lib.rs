@@ -15,6 +15,7 @@ pub mod fixtures;
 pub mod generate;
 pub mod names;
 pub mod permissions;
+pub mod pgtext;
 pub mod routes;
 pub mod status;
 pub mod storage;

@@ -1,0 +1,244 @@
+//! Schema versions. `PRAGMA user_version` is the version of a database; a
+//! fresh one gets `schema.sql` whole, an older one runs the numbered steps it
+//! lacks, each in one transaction, so an upgrade that fails changes nothing.
+//! A database newer than this binary is refused untouched.
+//!
+//! Adding a schema change: append a [`Step`] here and make the same change at
+//! the end of the table in `schema.sql` (new columns go last, as `ALTER TABLE
+//! ADD COLUMN` puts them); a test checks that both give the same schema.
+
+use super::SCHEMA;
+use super::value_kinds::{NUMERIC_COLUMNS, NumericKind};
+use anyhow::{Context, bail};
+use rusqlite::functions::FunctionFlags;
+use rusqlite::{Connection, Transaction, TransactionBehavior};
+
+/// One upgrade: from `version - 1` to `version`.
+pub struct Step {
+    pub version: i64,
+    pub summary: &'static str,
+    run: fn(&Transaction<'_>) -> rusqlite::Result<()>,
+}
+
+/// The steps after release 1 (schema version 1), in order.
+pub const STEPS: &[Step] = &[Step {
+    version: 2,
+    summary: "broker-numeric columns stored as Postgres prints them",
+    run: normalize_numerics,
+}];
+
+/// `PRAGMA user_version` of a database built from `schema.sql`.
+pub const SCHEMA_VERSION: i64 = 1 + STEPS.len() as i64;
+
+fn user_version(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.query_row("PRAGMA user_version", [], |r| r.get(0))
+}
+
+/// Brings a database to [`SCHEMA_VERSION`]; safe to run on every start, and
+/// by two processes at once.
+pub fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
+    let version = user_version(conn)?;
+    if version > SCHEMA_VERSION {
+        bail!(
+            "the database has schema version {version}, newer than this broker-lite \
+             (schema version {SCHEMA_VERSION}); use the newer broker-lite, or restore a backup"
+        );
+    }
+    if version == SCHEMA_VERSION {
+        return Ok(());
+    }
+    if version == 0 {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        if user_version(&tx)? == 0 {
+            tx.execute_batch(SCHEMA)
+                .context("cannot apply schema.sql")?;
+            tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+        }
+        tx.commit()?;
+        return Ok(());
+    }
+    // A step may rebuild a table; foreign keys are checked before each commit
+    // instead (the pragma cannot change inside a transaction).
+    conn.pragma_update(None, "foreign_keys", false)?;
+    let result = run_steps(conn);
+    conn.pragma_update(None, "foreign_keys", true)?;
+    result
+}
+
+fn run_steps(conn: &mut Connection) -> anyhow::Result<()> {
+    for step in STEPS {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        // Another process may have run it since we looked.
+        if user_version(&tx)? >= step.version {
+            continue;
+        }
+        (step.run)(&tx).with_context(|| {
+            format!(
+                "cannot upgrade the database to schema version {}",
+                step.version
+            )
+        })?;
+        let broken: i64 =
+            tx.query_row("SELECT COUNT(*) FROM pragma_foreign_key_check", [], |r| {
+                r.get(0)
+            })?;
+        if broken > 0 {
+            bail!(
+                "upgrading the database to schema version {} would break {broken} reference(s); nothing was changed",
+                step.version
+            );
+        }
+        tx.pragma_update(None, "user_version", step.version)?;
+        tx.commit()?;
+        log::info!(
+            "database upgraded to schema version {}: {}",
+            step.version,
+            step.summary
+        );
+    }
+    Ok(())
+}
+
+/// Version 2: values of the broker-numeric columns rewritten in the form
+/// Postgres prints them (`007.10` → `7.10`); text Postgres would refuse is
+/// kept as it was.
+fn normalize_numerics(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+    for (name, kind) in [
+        ("broker_numeric", NumericKind::Numeric),
+        ("broker_integer", NumericKind::Integer),
+    ] {
+        tx.create_scalar_function(
+            name,
+            1,
+            FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+            move |ctx| {
+                let value: Option<String> = ctx.get(0)?;
+                Ok(value.map(|v| kind.normalize(&v).unwrap_or(v)))
+            },
+        )?;
+    }
+    for (table, columns) in NUMERIC_COLUMNS {
+        let call = |column: &str, kind: &NumericKind| match kind {
+            NumericKind::Numeric => format!("broker_numeric({column})"),
+            NumericKind::Integer => format!("broker_integer({column})"),
+        };
+        let sets: Vec<String> = columns
+            .iter()
+            .map(|(c, k)| format!("{c} = {}", call(c, k)))
+            .collect();
+        let changed: Vec<String> = columns
+            .iter()
+            .map(|(c, k)| format!("{c} IS NOT {}", call(c, k)))
+            .collect();
+        // Names come from the constant list above, never from input.
+        tx.execute(
+            &format!(
+                "UPDATE {table} SET {} WHERE {}",
+                sets.join(", "),
+                changed.join(" OR ")
+            ),
+            [],
+        )?;
+    }
+    tx.remove_function("broker_numeric", 1)?;
+    tx.remove_function("broker_integer", 1)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::in_memory;
+
+    /// Every table and index with its columns, in order.
+    fn shape(conn: &Connection) -> Vec<String> {
+        let mut stmt = conn
+            .prepare(
+                "SELECT m.type, m.name, p.cid, p.name, p.type, p.\"notnull\", p.dflt_value, p.pk
+                 FROM sqlite_master m JOIN pragma_table_info(m.name) p
+                 WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%'
+                 UNION ALL
+                 SELECT m.type, m.name, i.seqno, i.name, m.tbl_name, '', '', ''
+                 FROM sqlite_master m JOIN pragma_index_info(m.name) i
+                 WHERE m.type = 'index'
+                 ORDER BY 1, 2, 3",
+            )
+            .unwrap();
+        stmt.query_map([], |r| {
+            let parts: Vec<String> = (0..8)
+                .map(|i| r.get_ref(i).map(|v| format!("{v:?}")).unwrap_or_default())
+                .collect();
+            Ok(parts.join("|"))
+        })
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+    }
+
+    fn release_1_copy() -> (tempfile::TempDir, Connection) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("broker.db");
+        std::fs::copy(
+            concat!(env!("CARGO_MANIFEST_DIR"), "/tests/upgrade/v1/broker.db"),
+            &path,
+        )
+        .unwrap();
+        let conn = crate::db::open(&path).unwrap();
+        (dir, conn)
+    }
+
+    #[test]
+    fn an_upgraded_release_1_database_has_the_schema_of_a_fresh_one() {
+        let (_dir, mut old) = release_1_copy();
+        assert_eq!(user_version(&old).unwrap(), 1);
+        migrate(&mut old).unwrap();
+        assert_eq!(user_version(&old).unwrap(), SCHEMA_VERSION);
+        let fresh = in_memory();
+        assert_eq!(shape(&old), shape(&fresh));
+    }
+
+    #[test]
+    fn the_numeric_upgrade_rewrites_old_values_and_keeps_unreadable_ones() {
+        let (_dir, mut old) = release_1_copy();
+        old.execute_batch(
+            "INSERT INTO published_fabs (published_fabs_id, federal_action_obligation, record_type,
+                 face_value_loan_guarantee, is_active)
+             VALUES (9001, '007.10', '02', 'n/a', 1), (9002, '1e6', NULL, '-0.00', 1);",
+        )
+        .unwrap();
+        migrate(&mut old).unwrap();
+        let rows: Vec<(Option<String>, Option<String>, Option<String>)> = old
+            .prepare(
+                "SELECT federal_action_obligation, record_type, face_value_loan_guarantee
+                 FROM published_fabs WHERE published_fabs_id > 9000 ORDER BY 1",
+            )
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(
+            rows,
+            vec![
+                (Some("1000000".into()), None, Some("0.00".into())),
+                (Some("7.10".into()), Some("2".into()), Some("n/a".into())),
+            ]
+        );
+        // Migrating again is a no-op.
+        migrate(&mut old).unwrap();
+    }
+
+    #[test]
+    fn a_newer_database_is_refused_untouched() {
+        let mut conn = in_memory();
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+            .unwrap();
+        let err = migrate(&mut conn).unwrap_err().to_string();
+        assert!(
+            err.contains(&format!("schema version {}", SCHEMA_VERSION + 1))
+                && err.contains(&format!("(schema version {SCHEMA_VERSION})")),
+            "{err}"
+        );
+        assert_eq!(user_version(&conn).unwrap(), SCHEMA_VERSION + 1);
+    }
+}

@@ -1,0 +1,94 @@
+//! What a column holds beyond its SQLite declared type: the broker's numeric
+//! columns (stored as text in the form Postgres prints them) and the source
+//! tables whose dates arrive as FPDS timestamps.
+//!
+//! Numerics are normalised once, when they are loaded (and by the upgrade of
+//! older databases), so the writer copies stored text and pays nothing per row.
+
+use crate::pgtext;
+
+/// How a broker-numeric column is printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NumericKind {
+    /// Postgres `numeric`: its own scale, no leading zeros, no exponent.
+    Numeric,
+    /// Postgres `integer`.
+    Integer,
+}
+
+impl NumericKind {
+    /// The stored (printed) form of a literal, `None` if Postgres refuses it.
+    pub fn normalize(self, text: &str) -> Option<String> {
+        match self {
+            NumericKind::Numeric => pgtext::numeric(text),
+            NumericKind::Integer => pgtext::integer(text),
+        }
+    }
+}
+
+const D1_NUMERIC: &[(&str, NumericKind)] = &[("federal_action_obligation", NumericKind::Numeric)];
+
+const D2_NUMERIC: &[(&str, NumericKind)] = &[
+    ("federal_action_obligation", NumericKind::Numeric),
+    ("face_value_loan_guarantee", NumericKind::Numeric),
+    ("indirect_federal_sharing", NumericKind::Numeric),
+    ("non_federal_funding_amount", NumericKind::Numeric),
+    ("original_loan_subsidy_cost", NumericKind::Numeric),
+    ("record_type", NumericKind::Integer),
+];
+
+/// Columns that are numeric in the broker's models, per table.
+pub const NUMERIC_COLUMNS: &[(&str, &[(&str, NumericKind)])] = &[
+    ("detached_award_procurement", D1_NUMERIC),
+    ("award_procurement", D1_NUMERIC),
+    ("published_fabs", D2_NUMERIC),
+    ("award_financial_assistance", D2_NUMERIC),
+];
+
+/// The numeric kind of a column, if it is one of the broker's numerics.
+pub fn numeric_kind(table: &str, column: &str) -> Option<NumericKind> {
+    NUMERIC_COLUMNS
+        .iter()
+        .find(|(t, _)| *t == table)
+        .and_then(|(_, cols)| cols.iter().find(|(c, _)| *c == column))
+        .map(|(_, kind)| *kind)
+}
+
+/// Tables of award source data: their `DATE` columns also take timestamps
+/// (`2019-11-04 09:12:34`), kept as written; filters use the date part.
+pub const SOURCE_TABLES: &[&str] = &[
+    "detached_award_procurement",
+    "published_fabs",
+    "award_procurement",
+    "award_financial_assistance",
+    "sam_recipient",
+    "subaward",
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::in_memory;
+
+    #[test]
+    fn every_listed_column_exists_in_the_schema() {
+        let conn = in_memory();
+        for (table, columns) in NUMERIC_COLUMNS {
+            for (column, _) in *columns {
+                let found: bool = conn
+                    .query_row(
+                        "SELECT EXISTS (SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2)",
+                        [table, column],
+                        |r| r.get(0),
+                    )
+                    .unwrap();
+                assert!(found, "{table}.{column}");
+            }
+        }
+        assert_eq!(
+            numeric_kind("published_fabs", "record_type"),
+            Some(NumericKind::Integer)
+        );
+        assert_eq!(numeric_kind("published_fabs", "fain"), None);
+    }
+}

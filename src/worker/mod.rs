@@ -2,6 +2,7 @@
 //! them outside any transaction, and records the result. Transient failures
 //! are retried a bounded number of times; every task ends done or failed.
 
+mod pgcsv;
 mod tasks;
 pub mod validate;
 pub mod writer;

@@ -2,14 +2,17 @@
 //! memory at a time, buffered output, no allocation per field.
 
 use super::Failure;
+use super::pgcsv::PgCsv;
 use crate::columns::{Column, layouts};
 use crate::db::generation::DRequest;
 use crate::domain::FileType;
+use crate::pgtext;
+use crate::timefmt::{format_iso_date, parse_iso_date};
 use anyhow::Context;
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, Params};
 use std::fs::File;
-use std::io::BufWriter;
+use std::io::{BufWriter, Write};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -52,9 +55,11 @@ pub fn write_d(
         ),
     };
     let agency_column = format!("{}_agency_code", req.agency_type);
+    // Action dates may be timestamps: a row dated on the end date at any
+    // time of day is in, so the range ends before the next day.
     let sql = format!(
         "SELECT {} FROM {table} t
-         WHERE t.{agency_column} = ?1 AND t.action_date >= ?2 AND t.action_date <= ?3{active}
+         WHERE t.{agency_column} = ?1 AND t.action_date >= ?2 AND t.action_date < ?3{active}
          ORDER BY t.action_date, t.{order}",
         select_list("t", columns)
     );
@@ -67,7 +72,11 @@ pub fn write_d(
             },
         )
         .collect();
-    let params = (&req.agency_code, &req.start, &req.end);
+    let day_after_end = parse_iso_date(&req.end)
+        .and_then(|d| d.next_day())
+        .map(format_iso_date)
+        .ok_or_else(|| anyhow::anyhow!("bad end date {:?}", req.end))?;
+    let params = (&req.agency_code, &req.start, &day_after_end);
     write_rows(
         conn,
         &sql,
@@ -146,14 +155,13 @@ fn write_submission_csv(
     write_rows(conn, sql, [submission_id], columns, &headers, target)
 }
 
-/// `YYYY-MM-DD` as `YYYYMMDD`; anything else is written as stored.
+/// The date part of a stored date or timestamp as `YYYYMMDD`, as the
+/// broker's `to_char(cast(col as date), 'YYYYMMDD')`; `None` for other text.
 fn compact_date(text: &[u8], buf: &mut [u8; 8]) -> Option<()> {
-    if text.len() != 10 || text[4] != b'-' || text[7] != b'-' {
-        return None;
-    }
-    buf[..4].copy_from_slice(&text[..4]);
-    buf[4..6].copy_from_slice(&text[5..7]);
-    buf[6..].copy_from_slice(&text[8..]);
+    let date = pgtext::date_part(text)?;
+    buf[..4].copy_from_slice(&date[..4]);
+    buf[4..6].copy_from_slice(&date[5..7]);
+    buf[6..].copy_from_slice(&date[8..]);
     Some(())
 }
 
@@ -178,45 +186,41 @@ fn write_rows(
         stop,
     } = target;
     let file = File::create(path).context(Failure::Disk)?;
-    let mut out = csv::WriterBuilder::new()
-        .delimiter(delimiter)
-        .terminator(csv::Terminator::CRLF)
-        .quote_style(csv::QuoteStyle::Necessary)
-        .from_writer(BufWriter::with_capacity(1 << 20, file));
-    out.write_record(headers).context(Failure::Disk)?;
+    let mut out = PgCsv::new(BufWriter::with_capacity(1 << 20, file), delimiter);
+    out.row(headers.iter().copied()).context(Failure::Disk)?;
     let mut stmt = conn.prepare(sql)?;
     let mut rows = stmt.query(params)?;
     let mut count = 0i64;
     let (mut date_buf, mut number) = ([0u8; 8], itoa::Buffer::new());
     while let Some(row) = rows.next()? {
         for (i, column) in columns.iter().enumerate() {
-            let field: &[u8] = match row.get_ref(i)? {
-                ValueRef::Null => b"",
+            let real;
+            let field: Option<&[u8]> = match row.get_ref(i)? {
+                ValueRef::Null => None,
                 ValueRef::Text(text) if column.yyyymmdd => {
                     match compact_date(text, &mut date_buf) {
-                        Some(()) => &date_buf,
-                        None => text,
+                        Some(()) => Some(&date_buf),
+                        None => Some(text),
                     }
                 }
-                ValueRef::Text(bytes) | ValueRef::Blob(bytes) => bytes,
-                ValueRef::Integer(n) => number.format(n).as_bytes(),
+                ValueRef::Text(bytes) | ValueRef::Blob(bytes) => Some(bytes),
+                ValueRef::Integer(n) => Some(number.format(n).as_bytes()),
                 ValueRef::Real(f) => {
-                    out.write_field(f.to_string()).context(Failure::Disk)?;
-                    continue;
+                    real = f.to_string();
+                    Some(real.as_bytes())
                 }
             };
-            out.write_field(field).context(Failure::Disk)?;
+            out.field(field).context(Failure::Disk)?;
         }
-        out.write_record(None::<&[u8]>).context(Failure::Disk)?;
+        out.end_row().context(Failure::Disk)?;
         count += 1;
         if count % 4096 == 0 && stop.load(Ordering::Relaxed) {
             return Err(Failure::Interrupted.into());
         }
     }
-    let file = out
-        .into_inner()
-        .map_err(|e| anyhow::anyhow!("{}", e.error()))
-        .context(Failure::Disk)?
+    let mut buffered = out.into_inner();
+    buffered.flush().context(Failure::Disk)?;
+    let file = buffered
         .into_inner()
         .map_err(|e| anyhow::anyhow!("{}", e.error()))
         .context(Failure::Disk)?;
@@ -276,7 +280,7 @@ next line'),
                 bytes: text.len() as i64
             }
         );
-        let lines: Vec<&str> = text.split("\r\n").collect();
+        let lines: Vec<&str> = text.split('\n').collect();
         assert!(lines[0].starts_with("ContractTransactionUniqueKey,PrimeAwardUniqueKey,PIID,"));
         assert!(lines[1].starts_with("k4,,P|4,"), "{}", lines[1]);
         assert!(text.contains("k1,,\"P,1\","));

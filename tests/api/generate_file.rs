@@ -228,7 +228,10 @@ fn a_d1_file_is_generated_downloaded_and_validated() {
         text.contains(",\"Widgets, \"\"deluxe\"\"\nsecond line\","),
         "RFC 4180 quoting"
     );
-    assert!(text.ends_with("\r\n"));
+    assert!(
+        text.ends_with('\n') && !text.contains("\r\n"),
+        "LF line ends"
+    );
 
     assert_eq!(app.job_status(1002), "finished");
     assert_eq!(

@@ -3,11 +3,14 @@
 //! nothing is loaded.
 
 use crate::auth::hash_password;
+use crate::db::value_kinds::{SOURCE_TABLES, numeric_kind};
+use crate::pgtext;
 use crate::timefmt::{normalize_timestamp, now_timestamp, parse_iso_date};
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, TransactionBehavior, params_from_iter};
 use serde_json::Value;
-use std::collections::HashMap;
+use serde_json::value::RawValue;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::rc::Rc;
 
@@ -131,13 +134,12 @@ impl Loader<'_> {
             column: None,
             problem,
         };
-        let doc: Value =
-            serde_json::from_str(source.text).map_err(|e| err(format!("not valid JSON: {e}")))?;
-        let Value::Object(tables) = doc else {
-            return Err(err(
-                "expected a JSON object of table name -> array of rows".into()
-            ));
-        };
+        // Values stay raw JSON text until converted, so that a number keeps
+        // the literal as written (`1234.50`, `1e6`).
+        serde_json::from_str::<serde::de::IgnoredAny>(source.text)
+            .map_err(|e| err(format!("not valid JSON: {e}")))?;
+        let tables: BTreeMap<String, &RawValue> = serde_json::from_str(source.text)
+            .map_err(|_| err("expected a JSON object of table name -> array of rows".into()))?;
         for (table, rows) in &tables {
             let at = |row: Option<usize>, column: Option<&str>, problem: String| FixtureError {
                 file: source.name.to_string(),
@@ -149,13 +151,14 @@ impl Loader<'_> {
             if !FIXTURE_TABLES.contains(&table.as_str()) {
                 return Err(at(None, None, "unknown table".into()));
             }
-            let Value::Array(rows) = rows else {
+            let Ok(rows) = serde_json::from_str::<Vec<&RawValue>>(rows.get()) else {
                 return Err(at(None, None, "expected an array of row objects".into()));
             };
             for (i, row) in rows.iter().enumerate() {
-                let Value::Object(row) = row else {
+                let Ok(row) = serde_json::from_str::<BTreeMap<String, &RawValue>>(row.get()) else {
                     return Err(at(Some(i + 1), None, "expected a row object".into()));
                 };
+                let row = &row;
                 let rowid = self
                     .insert(table, row)
                     .map_err(|(column, problem)| at(Some(i + 1), column.as_deref(), problem))?;
@@ -196,12 +199,16 @@ impl Loader<'_> {
     fn insert(
         &mut self,
         table: &str,
-        row: &serde_json::Map<String, Value>,
+        row: &BTreeMap<String, &RawValue>,
     ) -> Result<i64, (Option<String>, String)> {
         let columns = self.table_columns(table)?;
         let mut names: Vec<&str> = Vec::with_capacity(row.len() + 1);
         let mut values: Vec<SqlValue> = Vec::with_capacity(row.len() + 1);
-        for (key, value) in row {
+        for (key, raw) in row {
+            let literal = raw.get();
+            let value: Value =
+                serde_json::from_str(literal).map_err(|e| (Some(key.clone()), e.to_string()))?;
+            let value = &value;
             let (column, value) = if table == "users" && key == "password" {
                 let hashed = match value {
                     Value::String(p) if !p.is_empty() => hash_password(p),
@@ -214,7 +221,7 @@ impl Loader<'_> {
                     return Err((Some(key.clone()), "unknown column".into()));
                 };
                 let converted =
-                    convert(&info.declared, value).map_err(|p| (Some(key.clone()), p))?;
+                    convert(table, info, value, literal).map_err(|p| (Some(key.clone()), p))?;
                 (info.name.as_str(), converted)
             };
             if names.contains(&column) {
@@ -290,12 +297,30 @@ impl Loader<'_> {
     }
 }
 
-/// Converts a JSON value for a column of the given declared type.
-fn convert(declared: &str, value: &Value) -> Result<SqlValue, String> {
+/// Converts a JSON value for a column, as "Files, byte for byte" stores it.
+/// `literal` is the value's JSON text (a number's literal as written).
+fn convert(
+    table: &str,
+    column: &ColumnInfo,
+    value: &Value,
+    literal: &str,
+) -> Result<SqlValue, String> {
     if value.is_null() {
         return Ok(SqlValue::Null);
     }
-    match declared.to_ascii_uppercase().as_str() {
+    if let Some(kind) = numeric_kind(table, &column.name) {
+        let literal = match value {
+            // The literal as written: no float round trip.
+            Value::Number(_) => literal.to_string(),
+            Value::String(s) => s.clone(),
+            _ => return Err("expected a number".into()),
+        };
+        return kind
+            .normalize(&literal)
+            .map(SqlValue::Text)
+            .ok_or_else(|| format!("expected a number, not {literal:?}"));
+    }
+    match column.declared.to_ascii_uppercase().as_str() {
         "INTEGER" => value
             .as_i64()
             .map(SqlValue::Integer)
@@ -306,6 +331,10 @@ fn convert(declared: &str, value: &Value) -> Result<SqlValue, String> {
                 Ok(SqlValue::Integer(n.as_i64().unwrap_or(0)))
             }
             _ => Err("expected a boolean (true/false or 0/1)".into()),
+        },
+        "DATE" if SOURCE_TABLES.contains(&table) => match value {
+            Value::String(s) if is_date_or_timestamp(s) => Ok(SqlValue::Text(s.clone())),
+            _ => Err("expected a date YYYY-MM-DD or a timestamp YYYY-MM-DD HH:MM:SS".into()),
         },
         "DATE" => match value {
             Value::String(s) if parse_iso_date(s).is_some() => Ok(SqlValue::Text(s.clone())),
@@ -319,10 +348,21 @@ fn convert(declared: &str, value: &Value) -> Result<SqlValue, String> {
         },
         _ => match value {
             Value::String(s) => Ok(SqlValue::Text(s.clone())),
-            Value::Number(n) => Ok(SqlValue::Text(n.to_string())),
+            Value::Number(_) => Ok(SqlValue::Text(literal.to_string())),
+            // Postgres prints booleans as t and f.
+            Value::Bool(b) => Ok(SqlValue::Text(if *b { "t" } else { "f" }.into())),
             _ => Err("expected text".into()),
         },
     }
+}
+
+/// A source date as FPDS sends it: `YYYY-MM-DD`, or a timestamp on that date.
+fn is_date_or_timestamp(text: &str) -> bool {
+    let valid_date = pgtext::date_part(text.as_bytes())
+        .and_then(|d| std::str::from_utf8(d).ok())
+        .and_then(parse_iso_date)
+        .is_some();
+    valid_date && (text.len() == 10 || normalize_timestamp(text).is_some())
 }
 
 /// The column a constraint message names (`table.column`), if any.
@@ -417,6 +457,108 @@ mod tests {
             let err = load_one(&mut conn, text).unwrap_err();
             assert_eq!(err.to_string(), expected);
             assert_eq!(count(&conn, "cgac"), 0, "{expected}");
+        }
+    }
+
+    #[test]
+    fn real_world_values_are_stored_as_the_broker_prints_them() {
+        let mut conn = in_memory();
+        load_one(
+            &mut conn,
+            r#"{"detached_award_procurement": [
+                {"detached_award_procurement_id": 1, "federal_action_obligation": 1234.50,
+                 "base_exercised_options_val": 1e6, "small_business_competitive": true,
+                 "action_date": "2019-12-31 00:00:00", "last_modified": "2019-11-04 09:12:34.5"},
+                {"detached_award_procurement_id": 2, "federal_action_obligation": "007.10",
+                 "base_exercised_options_val": "007.10", "small_business_competitive": false,
+                 "action_date": "2019-12-31"},
+                {"detached_award_procurement_id": 3, "federal_action_obligation": 1e6,
+                 "piid": ""}],
+              "published_fabs": [{"published_fabs_id": 1, "record_type": "02",
+                 "face_value_loan_guarantee": -0.01}]}"#,
+        )
+        .unwrap();
+        let row = |sql: &str| -> Vec<Option<String>> {
+            conn.query_row(sql, [], |r| {
+                (0..r.as_ref().column_count())
+                    .map(|i| r.get::<_, Option<String>>(i))
+                    .collect()
+            })
+            .unwrap()
+        };
+        let cols = "federal_action_obligation, base_exercised_options_val, \
+                    small_business_competitive, action_date, last_modified, piid";
+        assert_eq!(
+            row(&format!(
+                "SELECT {cols} FROM detached_award_procurement WHERE detached_award_procurement_id = 1"
+            )),
+            [
+                Some("1234.50"),
+                Some("1e6"),
+                Some("t"),
+                Some("2019-12-31 00:00:00"),
+                Some("2019-11-04 09:12:34.5"),
+                None
+            ]
+            .map(|v| v.map(String::from))
+        );
+        assert_eq!(
+            row(&format!(
+                "SELECT {cols} FROM detached_award_procurement WHERE detached_award_procurement_id = 2"
+            )),
+            [
+                Some("7.10"),
+                Some("007.10"),
+                Some("f"),
+                Some("2019-12-31"),
+                None,
+                None
+            ]
+            .map(|v| v.map(String::from))
+        );
+        assert_eq!(
+            row(
+                "SELECT federal_action_obligation, piid FROM detached_award_procurement WHERE detached_award_procurement_id = 3"
+            ),
+            [Some("1000000"), Some("")].map(|v| v.map(String::from))
+        );
+        assert_eq!(
+            row("SELECT record_type, face_value_loan_guarantee FROM published_fabs"),
+            [Some("2"), Some("-0.01")].map(|v| v.map(String::from))
+        );
+    }
+
+    #[test]
+    fn values_postgres_would_refuse_are_named_with_their_place() {
+        let cases = [
+            (
+                r#"{"published_fabs": [{"federal_action_obligation": "12,50"}]}"#,
+                "f.json: table published_fabs, row 1, column federal_action_obligation: expected a number, not \"12,50\"",
+            ),
+            (
+                r#"{"published_fabs": [{"record_type": 2.5}]}"#,
+                "f.json: table published_fabs, row 1, column record_type: expected a number, not \"2.5\"",
+            ),
+            (
+                r#"{"published_fabs": [{"federal_action_obligation": true}]}"#,
+                "f.json: table published_fabs, row 1, column federal_action_obligation: expected a number",
+            ),
+            (
+                r#"{"detached_award_procurement": [{"action_date": "2019-12-31 25:00:00"}]}"#,
+                "f.json: table detached_award_procurement, row 1, column action_date: expected a date YYYY-MM-DD or a timestamp YYYY-MM-DD HH:MM:SS",
+            ),
+            (
+                r#"{"detached_award_procurement": [{"action_date": "2019-02-30"}]}"#,
+                "f.json: table detached_award_procurement, row 1, column action_date: expected a date YYYY-MM-DD or a timestamp YYYY-MM-DD HH:MM:SS",
+            ),
+            (
+                r#"{"submissions": [{"reporting_start_date": "2019-12-31 00:00:00"}]}"#,
+                "f.json: table submissions, row 1, column reporting_start_date: expected a date YYYY-MM-DD",
+            ),
+        ];
+        for (text, expected) in cases {
+            let mut conn = in_memory();
+            assert_eq!(load_one(&mut conn, text).unwrap_err().to_string(), expected);
         }
     }
 

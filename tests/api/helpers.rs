@@ -31,6 +31,20 @@ impl TestApp {
 
     /// A server loaded with the test fixtures, with a config tweak.
     pub fn spawn_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
+        Self::spawn_loaded(
+            &[
+                ("test_base.json", BASE_FIXTURE),
+                ("test_generation.json", GENERATION_FIXTURE),
+            ],
+            tweak,
+        )
+    }
+
+    /// A server loaded with the given fixtures (name, text), with a config tweak.
+    pub fn spawn_loaded(
+        fixture_texts: &[(&str, &str)],
+        tweak: impl FnOnce(&mut Config),
+    ) -> TestApp {
         let dir = tempfile::tempdir().unwrap();
         let mut config = Config::local(dir.path(), Secret::new(SECRET));
         config.listen = "127.0.0.1:0".into();
@@ -40,16 +54,10 @@ impl TestApp {
         tweak(&mut config);
         let app = App::bind(config).unwrap();
         let mut conn = broker_lite::db::open(&app.state.config.db_path).unwrap();
-        let sources = [
-            FixtureSource {
-                name: "test_base.json",
-                text: BASE_FIXTURE,
-            },
-            FixtureSource {
-                name: "test_generation.json",
-                text: GENERATION_FIXTURE,
-            },
-        ];
+        let sources: Vec<FixtureSource<'_>> = fixture_texts
+            .iter()
+            .map(|(name, text)| FixtureSource { name, text })
+            .collect();
         fixtures::load(&mut conn, &sources).unwrap();
         TestApp {
             _dir: dir,

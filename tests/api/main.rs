@@ -8,6 +8,7 @@ mod detached;
 mod files;
 mod generate_file;
 mod generation_status;
+mod golden;
 mod helpers;
 mod hostile;
 mod login;

@@ -1,6 +1,8 @@
 //! `fixtures synth`: deterministic, realistic synthetic data for benchmarks
 //! and load tests — agencies, an admin, a few submissions with their jobs,
-//! and D1, D2, SAM and subaward source rows.
+//! and D1, D2, SAM and subaward source rows with values of every kind the
+//! broker's files hold (amounts with their scale, t/f flags, empty strings,
+//! NULLs, FPDS timestamps as action dates).
 
 use crate::auth::hash_password;
 use crate::columns::layouts;
@@ -41,6 +43,31 @@ fn fy2020_date(rng: &mut Rng) -> String {
     let day = rng.below(366) as i64;
     let date = time::macros::date!(2019 - 10 - 01) + time::Duration::days(day);
     crate::timefmt::format_iso_date(date)
+}
+
+/// A fiscal year 2020 date as FPDS sends it half of the time: a timestamp.
+fn fy2020_action_date(rng: &mut Rng) -> String {
+    let date = fy2020_date(rng);
+    match rng.below(2) {
+        0 => date,
+        _ => format!(
+            "{date} {:02}:{:02}:{:02}",
+            rng.below(24),
+            rng.below(60),
+            rng.below(60)
+        ),
+    }
+}
+
+/// An amount with its scale as Postgres prints a numeric (`1234.50`, `-0.07`).
+fn amount(rng: &mut Rng, max_cents: u64) -> String {
+    let cents = rng.below(max_cents);
+    let sign = if rng.below(10) == 0 && cents > 0 {
+        "-"
+    } else {
+        ""
+    };
+    format!("{sign}{}.{:02}", cents / 100, cents % 100)
 }
 
 const REFERENCE: &str = "
@@ -97,10 +124,10 @@ fn insert_rows(
     label: &str,
     sql: &str,
     count: u64,
-    mut fill: impl FnMut(u64, &mut Vec<String>),
+    mut fill: impl FnMut(u64, &mut Vec<Option<String>>),
 ) -> anyhow::Result<()> {
     let started = Instant::now();
-    let mut values: Vec<String> = Vec::new();
+    let mut values: Vec<Option<String>> = Vec::new();
     let mut done = 0;
     while done < count {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -155,6 +182,7 @@ pub fn synthesize(conn: &mut Connection, rows: u64, seed: u64) -> anyhow::Result
                         | "awardee_or_recipient_uei"
                         | "awarding_agency_code"
                         | "funding_agency_code"
+                        | "federal_action_obligation"
                 )
             })
             .take(D1_FILLED)
@@ -171,6 +199,7 @@ pub fn synthesize(conn: &mut Connection, rows: u64, seed: u64) -> anyhow::Result
     ]
     .map(String::from)
     .to_vec();
+    d1_columns.push("federal_action_obligation".into());
     d1_columns.extend(text_columns.iter().cloned());
     let mut rng = Rng(seed);
     insert_rows(
@@ -180,25 +209,30 @@ pub fn synthesize(conn: &mut Connection, rows: u64, seed: u64) -> anyhow::Result
         rows,
         |i, v| {
             let n = base + i + 1;
-            let date = fy2020_date(&mut rng);
-            v.push(format!("CONT_TX_{n}_0"));
-            v.push(format!("CONT_AWD_{n}"));
-            v.push(format!("UEI{:09}", rng.below(ueis)));
-            v.push(SYNTH_AGENCY.into());
-            v.push(funding[rng.below(3) as usize].into());
-            v.push(date.clone());
-            v.push(date);
-            v.push("2020-10-15".into());
+            let date = fy2020_action_date(&mut rng);
+            v.push(Some(format!("CONT_TX_{n}_0")));
+            v.push(Some(format!("CONT_AWD_{n}")));
+            v.push(Some(format!("UEI{:09}", rng.below(ueis))));
+            v.push(Some(SYNTH_AGENCY.into()));
+            v.push(Some(funding[rng.below(3) as usize].into()));
+            v.push(Some(date.clone()));
+            v.push(Some(date));
+            v.push(Some("2020-10-15 08:30:00".into()));
+            v.push(Some(amount(&mut rng, 100_000_000)));
+            // Text of every kind the broker's files hold: amounts kept as
+            // written, codes, t/f flags, quoted text, empty strings, NULLs.
             for (k, column) in text_columns.iter().enumerate() {
-                v.push(match k % 4 {
-                    0 => format!("{}", rng.below(10_000_000) as f64 / 100.0),
-                    1 => format!(
+                v.push(match k % 6 {
+                    0 => Some(amount(&mut rng, 10_000_000)),
+                    1 => Some(format!(
                         "{}_{}",
                         &column[..column.len().min(6)].to_uppercase(),
                         rng.below(1000)
-                    ),
-                    2 => ["Y", "N", "X"][rng.below(3) as usize].to_string(),
-                    _ => format!("Synthetic value {n}, item {k}"),
+                    )),
+                    2 => Some(["t", "f"][rng.below(2) as usize].to_string()),
+                    3 => Some(format!("Synthetic value {n}, item \"{k}\"")),
+                    4 => Some(String::new()),
+                    _ => None,
                 });
             }
         },
@@ -213,6 +247,8 @@ pub fn synthesize(conn: &mut Connection, rows: u64, seed: u64) -> anyhow::Result
         "action_date",
         "fain",
         "federal_action_obligation",
+        "non_federal_funding_amount",
+        "record_type",
         "award_description",
         "is_active",
     ]
@@ -226,16 +262,25 @@ pub fn synthesize(conn: &mut Connection, rows: u64, seed: u64) -> anyhow::Result
         rows / 2,
         |i, v| {
             let n = base + i + 1;
-            v.push(format!("ASST_TX_{n}"));
-            v.push(format!("ASST_NON_{n}"));
-            v.push(format!("UEI{:09}", rng.below(ueis)));
-            v.push(SYNTH_AGENCY.into());
-            v.push(funding[rng.below(3) as usize].into());
-            v.push(fy2020_date(&mut rng));
-            v.push(format!("FAIN{n}"));
-            v.push(format!("{}", rng.below(1_000_000) as f64 / 100.0));
-            v.push("Synthetic \"assistance\", award".into());
-            v.push(if rng.below(20) == 0 { "0" } else { "1" }.into());
+            v.push(Some(format!("ASST_TX_{n}")));
+            v.push(Some(format!("ASST_NON_{n}")));
+            v.push(Some(format!("UEI{:09}", rng.below(ueis))));
+            v.push(Some(SYNTH_AGENCY.into()));
+            v.push(Some(funding[rng.below(3) as usize].into()));
+            v.push(Some(fy2020_action_date(&mut rng)));
+            v.push(Some(format!("FAIN{n}")));
+            v.push(Some(amount(&mut rng, 100_000_000)));
+            v.push(match rng.below(3) {
+                0 => None,
+                _ => Some(amount(&mut rng, 1_000_000)),
+            });
+            v.push(Some(["2", "3"][rng.below(2) as usize].into()));
+            v.push(match rng.below(4) {
+                0 => Some(String::new()),
+                1 => None,
+                _ => Some("Synthetic \"assistance\", award".into()),
+            });
+            v.push(Some(if rng.below(20) == 0 { "0" } else { "1" }.into()));
         },
     )?;
 
@@ -254,11 +299,11 @@ pub fn synthesize(conn: &mut Connection, rows: u64, seed: u64) -> anyhow::Result
         &insert_sql("sam_recipient", &sam_columns),
         ueis,
         |i, v| {
-            v.push(format!("UEI{i:09}"));
-            v.push(format!("Recipient {i}, Inc."));
-            v.push(format!("UEI{:09}", i / 10));
-            v.push(format!("Officer {i}"));
-            v.push(format!("{}", 100_000 + i));
+            v.push(Some(format!("UEI{i:09}")));
+            v.push(Some(format!("Recipient {i}, Inc.")));
+            v.push(Some(format!("UEI{:09}", i / 10)));
+            v.push((i % 5 != 0).then(|| format!("Officer {i}")));
+            v.push(Some(format!("{}", 100_000 + i)));
         },
     )?;
 
@@ -281,23 +326,23 @@ pub fn synthesize(conn: &mut Connection, rows: u64, seed: u64) -> anyhow::Result
         |i, v| {
             let contract = i % 2 == 0;
             let n = base + rng.below(if contract { rows } else { (rows / 2).max(1) }) + 1;
-            v.push(if contract {
+            v.push(Some(if contract {
                 format!("CONT_AWD_{n}")
             } else {
                 format!("ASST_NON_{n}")
-            });
-            v.push(
+            }));
+            v.push(Some(
                 if contract {
                     "sub-contract"
                 } else {
                     "sub-grant"
                 }
                 .into(),
-            );
-            v.push(format!("SUB-{i}"));
-            v.push(format!("{}", rng.below(100_000)));
-            v.push(fy2020_date(&mut rng));
-            v.push(format!("SUBUEI{i:08}"));
+            ));
+            v.push(Some(format!("SUB-{i}")));
+            v.push(Some(amount(&mut rng, 10_000_000)));
+            v.push(Some(fy2020_date(&mut rng)));
+            v.push((i % 7 != 0).then(|| format!("SUBUEI{i:08}")));
         },
     )?;
     conn.execute_batch("ANALYZE")?;

@@ -222,3 +222,73 @@ fn serve_logs_requests_without_query_strings_or_tokens() {
         assert!(!log.contains(needle), "log leaks {needle}");
     }
 }
+
+#[test]
+fn synth_data_generates_a_d1_with_every_kind_of_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = broker(
+        &["fixtures", "synth", "--rows", "400", "--seed", "7"],
+        dir.path(),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let server = Served::start(dir.path(), &[], &[]);
+    let token = post_login(server.addr, "admin@synth.local", "synth-admin-pw").json()["session_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let body = serde_json::json!({"submission_id": 1, "file_type": "D1",
+                                  "start": "10/01/2019", "end": "09/30/2020"});
+    let headers = [
+        ("x-session-id", token.as_str()),
+        ("Content-Type", "application/json"),
+    ];
+    let resp = raw_request(
+        server.addr,
+        "POST",
+        "/v1/generate_file/",
+        &headers,
+        body.to_string().as_bytes(),
+    );
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    let target = "/v1/check_generation_status/?submission_id=1&file_type=D1";
+    let status = (0..200)
+        .map(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            raw_request(server.addr, "GET", target, &headers[..1], b"").json()
+        })
+        .find(|s| s["status"] != "waiting")
+        .expect("the generation finishes");
+    assert_eq!(status["status"], "finished", "{status}");
+    let url = status["url"].as_str().unwrap();
+    let file = raw_request(
+        server.addr,
+        "GET",
+        url.strip_prefix(&format!("http://{}", server.addr))
+            .unwrap(),
+        &[],
+        b"",
+    );
+    let text = file.text();
+    let rows = crate::helpers::rows_of(&file.body, b',');
+    // Every synthetic D1 row is dated inside fiscal year 2020, half of them as timestamps.
+    assert_eq!(rows.len(), 401);
+    let col = |name: &str| rows[0].iter().position(|h| h == name).unwrap();
+    let (action, obligation) = (col("ActionDate"), col("FederalActionObligation"));
+    for row in &rows[1..] {
+        assert!(
+            row[action].len() == 8 && row[action].bytes().all(|b| b.is_ascii_digit()),
+            "{row:?}"
+        );
+        assert_eq!(
+            broker_lite::pgtext::numeric(&row[obligation]).as_deref(),
+            Some(row[obligation].as_str())
+        );
+    }
+    assert!(text.contains(",\"\","), "empty strings are written as \"\"");
+    assert!(text.contains(",,"), "NULLs are written as nothing");
+    assert!(!text.contains('\r'), "LF line ends");
+}

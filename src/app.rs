@@ -2,17 +2,20 @@
 //! the listener and picks the storage backend; `run` serves until stopped.
 
 use crate::auth::SessionKeys;
+use crate::auth::password::PasswordChecker;
+use crate::auth::throttle::LoginThrottle;
 use crate::config::{Config, StorageKind};
 use crate::db::generation::requeue_running;
 use crate::db::{self, Pool};
+use crate::http::{self, HttpServer};
 use crate::routes;
 use crate::storage::{FileStore, links::LinkSigner, local::LocalStore, s3::S3Store};
 use crate::worker::{Wake, spawn_workers};
-use rouille::{Request, Response, Server};
+use rouille::{Request, Response};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// What every handler gets.
 pub struct AppState {
@@ -29,13 +32,18 @@ pub struct AppState {
     pub stop: Arc<AtomicBool>,
     /// Checks session tokens (built once: the hot path of every route).
     pub session_keys: SessionKeys,
+    /// Checks login passwords with bounded concurrency and memory.
+    pub passwords: PasswordChecker,
+    /// Back-off after failed logins.
+    pub login_throttle: LoginThrottle,
+    /// The HTTP front end's counters (open connections, accept trouble).
+    pub http: Arc<http::Shared>,
 }
-
-type Handler = Box<dyn Fn(&Request) -> Response + Send + Sync>;
 
 /// A bound, not yet running server and its state.
 pub struct App {
-    server: Server<Handler>,
+    server: HttpServer,
+    handler: Arc<http::Handler>,
     pub state: Arc<AppState>,
 }
 
@@ -44,7 +52,9 @@ impl App {
     /// sets up storage.
     pub fn bind(config: Config) -> anyhow::Result<App> {
         config.validate()?;
-        let pool_size = (config.http_threads + config.workers + 2) as u32;
+        let mut config = config;
+        config.http.max_connections = connection_cap(config.http.max_connections);
+        let pool_size = (config.http.handler_threads + config.workers + 2) as u32;
         let pool = db::open_pool(&config.db_path, pool_size)?;
         let requeued = requeue_running(&*pool.get()?)?;
         if requeued > 0 {
@@ -53,17 +63,19 @@ impl App {
         clean_scratch(&config.scratch_dir());
         let cell: Arc<OnceLock<Arc<AppState>>> = Arc::new(OnceLock::new());
         let handler_cell = Arc::clone(&cell);
-        let handler: Handler = Box::new(move |req| match handler_cell.get() {
-            Some(state) => routes::handle(req, state),
-            None => crate::error::message_response(503, "Starting up"),
+        let handler: Arc<http::Handler> = Arc::new(move |req: &Request| -> Response {
+            match handler_cell.get() {
+                Some(state) => routes::handle(req, state),
+                None => crate::error::message_response(503, "Starting up"),
+            }
         });
-        let server = Server::new(&config.listen, handler)
-            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?
-            .pool_size(config.http_threads);
+        let stop = Arc::new(AtomicBool::new(false));
+        let server = HttpServer::bind(&config.listen, config.http.clone(), Arc::clone(&stop))
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
         let public_url = config
             .public_url
             .clone()
-            .unwrap_or_else(|| format!("http://{}", server.server_addr()))
+            .unwrap_or_else(|| format!("http://{}", server.addr()))
             .trim_end_matches('/')
             .to_string();
         let (storage, local): (Arc<dyn FileStore>, _) = match config.storage {
@@ -89,20 +101,29 @@ impl App {
             local,
             public_url,
             wake: Wake::default(),
-            stop: Arc::new(AtomicBool::new(false)),
+            stop,
             session_keys,
+            passwords: PasswordChecker::default(),
+            login_throttle: LoginThrottle::default(),
+            http: server.shared(),
         });
         let _ = cell.set(Arc::clone(&state));
-        Ok(App { server, state })
+        Ok(App {
+            server,
+            handler,
+            state,
+        })
     }
 
     pub fn addr(&self) -> SocketAddr {
-        self.server.server_addr()
+        self.server.addr()
     }
 
     /// Serves (and runs the workers) until `state.stop` is set, then stops
-    /// accepting, waits for requests in flight and for each worker to reach
-    /// a safe point (an interrupted generation is queued again).
+    /// accepting, lets open connections finish and each worker reach a safe
+    /// point (an interrupted generation is queued again), all within the
+    /// shutdown grace period: a client that never finishes its request
+    /// cannot keep the process alive.
     pub fn run(self) {
         let stop = Arc::clone(&self.state.stop);
         let workers = if self.state.config.run_workers {
@@ -110,14 +131,20 @@ impl App {
         } else {
             Vec::new()
         };
-        while !stop.load(Ordering::SeqCst) {
-            self.server.poll_timeout(Duration::from_millis(200));
-        }
-        self.server.join();
-        drop(self.server);
+        let stopped_at = self.server.run(self.handler);
         self.state.wake.notify();
+        let deadline = stopped_at + self.state.config.http.shutdown_grace;
+        while workers.iter().any(|w| !w.is_finished()) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
         for worker in workers {
-            let _ = worker.join();
+            if worker.is_finished() {
+                let _ = worker.join();
+            } else {
+                log::warn!(
+                    "a worker did not stop within the grace period; its task is queued again at the next start"
+                );
+            }
         }
     }
 
@@ -153,6 +180,18 @@ impl Drop for RunningApp {
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
+    }
+}
+
+/// The connection cap, lowered to leave file descriptors for the database,
+/// the files being written and the logs when the open-files limit is low.
+fn connection_cap(wanted: usize) -> usize {
+    match rlimit::getrlimit(rlimit::Resource::NOFILE) {
+        Ok((soft, _)) => {
+            let room = usize::try_from(soft.saturating_sub(128)).unwrap_or(usize::MAX);
+            wanted.min(room.max(16))
+        }
+        Err(_) => wanted,
     }
 }
 

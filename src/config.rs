@@ -6,6 +6,7 @@ use std::fmt;
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// Default `--url-ttl`: the broker's S3 link lifetime.
 pub const DEFAULT_URL_TTL: u64 = 60;
@@ -17,8 +18,41 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_DATA_DIR: &str = "./broker-data";
 /// Lifetime of a session token from `/v1/login/` (and the `token` default).
 pub const SESSION_TTL_SECS: u64 = 24 * 3600;
-/// Threads answering HTTP requests.
+/// Requests handled at once.
 pub const HTTP_THREADS: usize = 8;
+
+/// Deadlines and caps of the HTTP front end (`http`).
+#[derive(Debug, Clone)]
+pub struct HttpLimits {
+    /// Open connections at most; more are answered 503 and closed.
+    pub max_connections: usize,
+    /// Requests handled at once (handler permits).
+    pub handler_threads: usize,
+    /// How long an open connection may wait for its next request.
+    pub idle_timeout: Duration,
+    /// How long a request head may take once its first byte arrived.
+    pub header_timeout: Duration,
+    /// How long a request body may take once its head arrived.
+    pub body_timeout: Duration,
+    /// How long one write may wait for a client that does not read.
+    pub write_timeout: Duration,
+    /// How long a stopping server waits for connections and workers.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        HttpLimits {
+            max_connections: 1024,
+            handler_threads: HTTP_THREADS,
+            idle_timeout: Duration::from_secs(15),
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(30),
+            write_timeout: Duration::from_secs(30),
+            shutdown_grace: Duration::from_secs(10),
+        }
+    }
+}
 
 /// A secret string whose `Debug` never shows it.
 #[derive(Clone)]
@@ -88,7 +122,7 @@ pub struct Config {
     pub url_ttl: u64,
     pub cors_origins: Vec<String>,
     pub secret: Secret,
-    pub http_threads: usize,
+    pub http: HttpLimits,
     /// Start the worker threads with the server (tests drain the queue themselves).
     pub run_workers: bool,
     /// First retry delay of a failed task; later ones triple it.
@@ -109,7 +143,7 @@ impl Config {
             url_ttl: DEFAULT_URL_TTL,
             cors_origins: vec!["*".into()],
             secret,
-            http_threads: HTTP_THREADS,
+            http: HttpLimits::default(),
             run_workers: true,
             retry_backoff_secs: 5,
         }

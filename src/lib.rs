@@ -13,6 +13,7 @@ pub mod domain;
 pub mod error;
 pub mod fixtures;
 pub mod generate;
+pub mod http;
 pub mod names;
 pub mod permissions;
 pub mod pgtext;

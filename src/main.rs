@@ -159,6 +159,11 @@ fn main() -> ExitCode {
 }
 
 fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    // Every connection costs a file descriptor: take what the hard limit allows.
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => log::debug!("open-files limit: {limit}"),
+        Err(e) => log::warn!("cannot raise the open-files limit: {e}"),
+    }
     let secret = config::load_secret(&args.db.data_dir)?;
     let storage = match args.storage {
         StorageArg::Local => StorageKind::Local,

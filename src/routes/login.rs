@@ -3,6 +3,7 @@
 
 use super::read_params;
 use crate::app::AppState;
+use crate::auth::password::Verdict;
 use crate::auth::{self, CurrentUser};
 use crate::config::SESSION_TTL_SECS;
 use crate::db::{tokens, users};
@@ -10,6 +11,7 @@ use crate::error::{AppError, message_response};
 use rouille::{Request, Response};
 use serde::Serialize;
 use serde_json::Value;
+use std::time::Instant;
 
 #[derive(Serialize)]
 struct AffiliationView {
@@ -66,20 +68,42 @@ fn string_field<'a>(
     }
 }
 
+/// The broker's answer to any refused login.
+const REFUSED: &str = "Invalid username or password";
+
 /// `POST /v1/login/`: checks the password and answers with a session token.
+/// After repeated failures the account and the address are locked for a
+/// while: a locked login is refused unread, with the broker's message.
 pub fn login(req: &Request, st: &AppState) -> Result<Response, AppError> {
     let params = read_params(req)?;
     let username = string_field(&params, "username")?;
     let password = string_field(&params, "password")?;
+    let addr = req.remote_addr().ip();
+    if let Err(wait) = st.login_throttle.check(username, addr, Instant::now()) {
+        log::info!(
+            "login refused: too many failures, locked for {} s",
+            wait.as_secs_f64().ceil()
+        );
+        return Ok(message_response(401, REFUSED)
+            .with_unique_header("Retry-After", wait.as_secs_f64().ceil().to_string()));
+    }
     let conn = st.pool.get()?;
     let user = users::find_user_by_email(&conn, username.trim())?;
     // Hash checks take a while: do not hold a pooled connection meanwhile.
     drop(conn);
     let hash = user.as_ref().and_then(|u| u.password_hash.as_deref());
-    let password_ok = auth::verify_password(hash, password);
-    let Some(user) = user.filter(|_| password_ok) else {
-        return Ok(message_response(401, "Invalid username or password"));
+    let verdict = st.passwords.verify(hash, password);
+    if verdict == Verdict::Busy {
+        return Ok(
+            message_response(503, "Too many logins at once; try again shortly")
+                .with_unique_header("Retry-After", "1"),
+        );
+    }
+    let Some(user) = user.filter(|_| verdict == Verdict::Match) else {
+        st.login_throttle.failed(username, addr, Instant::now());
+        return Ok(message_response(401, REFUSED));
     };
+    st.login_throttle.succeeded(username, addr);
     let affiliations = users::find_affiliations(&*st.pool.get()?, user.user_id)?;
     let (token, _) = auth::mint_token(&st.config.secret, user.user_id, SESSION_TTL_SECS)?;
     let body = LoginResponse {

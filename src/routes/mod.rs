@@ -15,24 +15,17 @@ use std::io::Read;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::Instant;
 
-/// Largest request body accepted (413 beyond it).
-pub const MAX_BODY_BYTES: usize = 1024 * 1024;
-/// Longest request target (path and query) accepted (414 beyond it).
-pub const MAX_URL_BYTES: usize = 8 * 1024;
-/// Most header bytes accepted (431 beyond them).
-pub const MAX_HEADER_BYTES: usize = 16 * 1024;
+/// Largest request body accepted (413 beyond it; the front end refuses a
+/// larger declared body before reading it).
+pub const MAX_BODY_BYTES: usize = crate::http::MAX_BODY_BYTES as usize;
 /// Longest path logged; the rest is cut.
 const MAX_LOGGED_PATH: usize = 200;
 
 /// Answers one request. Never panics: a panic in a handler becomes a 500.
 pub fn handle(req: &Request, st: &AppState) -> Response {
     let started = Instant::now();
-    let header_bytes: usize = req.headers().map(|(n, v)| n.len() + v.len() + 4).sum();
-    let response = if req.raw_url().len() > MAX_URL_BYTES {
-        message_response(414, "The request URL is too long")
-    } else if header_bytes > MAX_HEADER_BYTES {
-        message_response(431, "The request headers are too large")
-    } else if req.method() == "OPTIONS" {
+    // Sizes and framing were checked by the front end (`http`).
+    let response = if req.method() == "OPTIONS" {
         cors::preflight()
     } else {
         guarded(req, || dispatch(req, st))

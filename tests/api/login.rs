@@ -195,3 +195,112 @@ fn base64url(bytes: &[u8]) -> String {
     }
     out
 }
+
+fn login_as(app: &TestApp, email: &str, password: &str) -> crate::helpers::HttpResponse {
+    app.post_json(
+        "/v1/login/",
+        &serde_json::json!({"username": email, "password": password}),
+        None,
+    )
+}
+
+#[test]
+fn repeated_failures_lock_the_login_with_the_brokers_message() {
+    let app = TestApp::spawn();
+    for _ in 0..6 {
+        let resp = login_as(&app, "writer@test.local", "guess");
+        assert_error(&resp, 401, "Invalid username or password");
+        assert_eq!(resp.header("Retry-After"), None);
+    }
+    // Locked now: refused unread, even with the right password.
+    let locked = login_as(&app, "WRITER@test.local", "writer-pw");
+    assert_error(&locked, 401, "Invalid username or password");
+    assert_eq!(locked.header("Retry-After"), Some("1"));
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    assert_eq!(login_as(&app, "writer@test.local", "writer-pw").status, 200);
+    // Success starts afresh: one failure does not lock.
+    assert_eq!(
+        login_as(&app, "writer@test.local", "guess").header("Retry-After"),
+        None
+    );
+    assert_eq!(login_as(&app, "writer@test.local", "writer-pw").status, 200);
+}
+
+#[test]
+fn a_login_flood_neither_grows_memory_nor_stalls_the_routes() {
+    use crate::helpers::{SECRET, Served, fixture_path, load_fixtures, raw_request};
+    use std::time::{Duration, Instant};
+    let dir = tempfile::tempdir().unwrap();
+    assert!(
+        load_fixtures(dir.path(), &[&fixture_path("test_base.json")])
+            .status
+            .success()
+    );
+    let server = Served::start(dir.path(), &[], &[("BROKER_SECRET_KEY", SECRET)]);
+    let addr = server.addr;
+    let body =
+        serde_json::json!({"username": "writer@test.local", "password": "guess"}).to_string();
+    let flood_until = Instant::now() + Duration::from_secs(3);
+    let (answers, slowest_status) = std::thread::scope(|s| {
+        let flooders: Vec<_> = (0..16)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut codes = Vec::new();
+                    while Instant::now() < flood_until {
+                        let resp = raw_request(
+                            addr,
+                            "POST",
+                            "/v1/login/",
+                            &[("Content-Type", "application/json")],
+                            body.as_bytes(),
+                        );
+                        codes.push((resp.status, resp.header("Retry-After").is_some()));
+                    }
+                    codes
+                })
+            })
+            .collect();
+        let prober = s.spawn(|| {
+            let mut slowest = Duration::ZERO;
+            while Instant::now() < flood_until {
+                let started = Instant::now();
+                assert_eq!(
+                    raw_request(addr, "GET", "/v1/session/", &[], b"").status,
+                    200
+                );
+                slowest = slowest.max(started.elapsed());
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            slowest
+        });
+        let answers: Vec<(u16, bool)> = flooders
+            .into_iter()
+            .flat_map(|f| f.join().unwrap())
+            .collect();
+        (answers, prober.join().unwrap())
+    });
+    let peak_kib: u64 = std::fs::read_to_string(format!("/proc/{}/status", server.child.id()))
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
+        .unwrap();
+    assert!(
+        peak_kib < 100 * 1024,
+        "peak RSS {peak_kib} KiB during the flood"
+    );
+    assert!(
+        slowest_status < Duration::from_secs(2),
+        "status answered in {slowest_status:?} at worst"
+    );
+    assert!(
+        answers.iter().all(|(code, _)| *code == 401 || *code == 503),
+        "{answers:?}"
+    );
+    let throttled = answers.iter().filter(|(_, retry)| *retry).count();
+    assert!(
+        throttled * 2 > answers.len(),
+        "{throttled} of {} refused unread",
+        answers.len()
+    );
+}

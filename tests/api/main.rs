@@ -2,6 +2,7 @@
 //! talked to over HTTP.
 
 mod cli;
+mod connections;
 mod cors;
 mod crash;
 mod detached;
@@ -12,5 +13,6 @@ mod golden;
 mod helpers;
 mod hostile;
 mod login;
+mod race;
 mod s3;
 mod schemathesis;

@@ -1,12 +1,15 @@
 //! Session tokens (HS256 JWTs), passwords, and the guard protected routes
 //! start with.
 
+pub mod password;
+pub mod throttle;
+
+pub use password::hash_password;
+
 use crate::app::AppState;
 use crate::config::Secret;
 use crate::db::users;
 use crate::error::AppError;
-use argon2::Argon2;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use rouille::Request;
 use rusqlite::Connection;
@@ -148,41 +151,6 @@ pub fn require_user_on(
     })
 }
 
-fn argon2() -> Argon2<'static> {
-    Argon2::default()
-}
-
-/// Hashes a password (Argon2id, PHC string).
-pub fn hash_password(password: &str) -> anyhow::Result<String> {
-    let salt = SaltString::encode_b64(&rand_salt()).map_err(|e| anyhow::anyhow!("salt: {e}"))?;
-    argon2()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| anyhow::anyhow!("cannot hash password: {e}"))
-}
-
-fn rand_salt() -> [u8; 16] {
-    let mut salt = [0u8; 16];
-    getrandom::fill(&mut salt).expect("the OS random source failed");
-    salt
-}
-
-/// Checks a password against a stored hash. With no hash, a dummy check
-/// still runs so that unknown users take as long as wrong passwords.
-pub fn verify_password(hash: Option<&str>, password: &str) -> bool {
-    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    let dummy = DUMMY.get_or_init(|| hash_password("broker-lite dummy").unwrap_or_default());
-    match PasswordHash::new(hash.unwrap_or(dummy)) {
-        Ok(parsed) => {
-            let matches = argon2()
-                .verify_password(password.as_bytes(), &parsed)
-                .is_ok();
-            matches && hash.is_some()
-        }
-        Err(_) => false,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -198,14 +166,5 @@ mod tests {
         assert!(decode_token(&secret, &expired).is_err());
         assert!(decode_token(&Secret::new("other"), &token).is_err());
         assert!(decode_token(&secret, &"a".repeat(MAX_TOKEN_LEN + 1)).is_err());
-    }
-
-    #[test]
-    fn passwords_verify_only_against_their_hash() {
-        let hash = hash_password("correct horse").unwrap();
-        assert!(verify_password(Some(&hash), "correct horse"));
-        assert!(!verify_password(Some(&hash), "wrong"));
-        assert!(!verify_password(None, "correct horse"));
-        assert!(!verify_password(Some("not a hash"), "x"));
     }
 }

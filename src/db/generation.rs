@@ -213,11 +213,13 @@ pub fn cancel_queued_for_job(conn: &Connection, job_id: i64) -> rusqlite::Result
     Ok(())
 }
 
-/// Whether a task newer than `task_id` is queued for the same job.
-pub fn newer_task_queued(conn: &Connection, job_id: i64, task_id: i64) -> rusqlite::Result<bool> {
+/// Whether a request made after `task_id` was queued is still live for the
+/// same job (queued, running or ended, but not cancelled): then it, not the
+/// older task, decides the job's file and status.
+pub fn newer_task_exists(conn: &Connection, job_id: i64, task_id: i64) -> rusqlite::Result<bool> {
     conn.prepare_cached(
         "SELECT EXISTS (SELECT 1 FROM generation_tasks
-                        WHERE job_id = ?1 AND task_id > ?2 AND state = 'queued')",
+                        WHERE job_id = ?1 AND task_id > ?2 AND state <> 'cancelled')",
     )?
     .query_row(params![job_id, task_id], |r| r.get(0))
 }

@@ -103,8 +103,22 @@ impl Worker {
 
     /// Runs the next due task, if any; `Ok(None)` when there is none.
     pub fn run_next_job(&self) -> anyhow::Result<Option<i64>> {
-        let task = gen_db::claim_next(&*self.st.pool.get()?, unix_now() as i64)?;
-        let Some(task) = task else { return Ok(None) };
+        match self.claim()? {
+            Some(task) => self.run_claimed(task).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Claims the next due task (marks it running) without running it.
+    pub fn claim(&self) -> anyhow::Result<Option<Task>> {
+        Ok(gen_db::claim_next(
+            &*self.st.pool.get()?,
+            unix_now() as i64,
+        )?)
+    }
+
+    /// Runs a claimed task to its end (done, retried later, or failed).
+    pub fn run_claimed(&self, task: Task) -> anyhow::Result<i64> {
         let outcome = catch_unwind(AssertUnwindSafe(|| tasks::execute(&self.st, &task)));
         let now = now_timestamp();
         match outcome {
@@ -119,7 +133,7 @@ impl Worker {
             }
         }
         self.st.wake.notify();
-        Ok(Some(task.task_id))
+        Ok(task.task_id)
     }
 
     fn on_error(&self, task: &Task, err: &anyhow::Error) -> anyhow::Result<()> {

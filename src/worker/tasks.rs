@@ -2,7 +2,7 @@
 //! it), generate an E or F file, copy a cached file to a job, validate.
 
 use super::Failure;
-use super::validate::{Checked, check_and_load};
+use super::validate::{self, Checked};
 use super::writer::{self, Written};
 use crate::app::AppState;
 use crate::auth::random_hex;
@@ -31,8 +31,8 @@ pub fn execute(st: &AppState, task: &Task) -> anyhow::Result<()> {
     match task.kind {
         TaskKind::GenerateD => generate_d(st, fg_id()?),
         TaskKind::GenerateEf => generate_ef(st, job_id()?, task.task_id),
-        TaskKind::Attach => attach(st, job_id()?, fg_id()?),
-        TaskKind::Validate => validate(st, job_id()?),
+        TaskKind::Attach => attach(st, job_id()?, fg_id()?, task.task_id),
+        TaskKind::Validate => validate(st, job_id()?, task.task_id),
     }
 }
 
@@ -48,6 +48,8 @@ pub fn fail(st: &AppState, task: &Task, message: &str) -> anyhow::Result<()> {
                 jobs::fail(&tx, job.job_id, JobStatus::Failed, message, &now)?;
             }
         }
+        // A newer request for the job decides its status, not this task.
+        (_, Some(job_id), _) if gen_db::newer_task_exists(&tx, job_id, task.task_id)? => {}
         (TaskKind::Validate, Some(job_id), _) => {
             if let Some(validation) = validation_job_of(&tx, job_id)? {
                 jobs::fail(&tx, validation.job_id, JobStatus::Failed, message, &now)?;
@@ -144,11 +146,25 @@ fn generate_d(st: &AppState, fg_id: i64) -> anyhow::Result<()> {
         // Nobody wants this file any more: keep it out of the cache.
         None => gen_db::uncache(&tx, fg_id)?,
     }
-    for (job, key, name) in &stored {
-        finish_job(&tx, job, key, name, written, &now)?;
-    }
-    for late in jobs::jobs_waiting_on(&tx, fg_id)? {
-        gen_db::enqueue(&tx, TaskKind::Attach, Some(late.job_id), Some(fg_id), &now)?;
+    // Only jobs still waiting on this generation now get its file: a job a
+    // newer request moved to other dates is left to that request. Jobs that
+    // came (back) while the file was written get their copy next.
+    for current in jobs::jobs_waiting_on(&tx, fg_id)? {
+        match stored
+            .iter()
+            .find(|(job, _, _)| job.job_id == current.job_id)
+        {
+            Some((job, key, name)) => finish_job(&tx, job, key, name, written, &now)?,
+            None => {
+                gen_db::enqueue(
+                    &tx,
+                    TaskKind::Attach,
+                    Some(current.job_id),
+                    Some(fg_id),
+                    &now,
+                )?;
+            }
+        }
     }
     tx.commit()?;
     let ids: Vec<i64> = stored.iter().map(|(j, _, _)| j.job_id).collect();
@@ -182,7 +198,7 @@ fn is_pending(job: &Job) -> bool {
     matches!(job.job_status, JobStatus::Waiting | JobStatus::Running)
 }
 
-fn attach(st: &AppState, job_id: i64, fg_id: i64) -> anyhow::Result<()> {
+fn attach(st: &AppState, job_id: i64, fg_id: i64, task_id: i64) -> anyhow::Result<()> {
     let mut conn = st.pool.get()?;
     let job = jobs::find_job(&conn, job_id)?.ok_or_else(|| data("The job no longer exists"))?;
     if job.file_generation_id != Some(fg_id) || !is_pending(&job) {
@@ -204,6 +220,15 @@ fn attach(st: &AppState, job_id: i64, fg_id: i64) -> anyhow::Result<()> {
         bytes: fg.file_size.unwrap_or(0),
     };
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let still_wanted = jobs::find_job(&tx, job_id)?
+        .is_some_and(|j| j.file_generation_id == Some(fg_id) && is_pending(&j))
+        && !gen_db::newer_task_exists(&tx, job_id, task_id)?;
+    if !still_wanted {
+        log::info!(
+            "job {job_id} was requested again while task {task_id} copied its file; the newer request decides"
+        );
+        return Ok(());
+    }
     finish_job(&tx, &job, &key, &name, written, &now_timestamp())?;
     tx.commit()?;
     log::info!(
@@ -239,8 +264,8 @@ fn generate_ef(st: &AppState, job_id: i64, task_id: i64) -> anyhow::Result<()> {
         .put_owned(&key, &scratch.0)
         .context(Failure::Storage)?;
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    // A request made while this ran queued a newer task: that one finishes the job.
-    if gen_db::newer_task_queued(&tx, job_id, task_id)? {
+    // A request made while this ran queued a newer task: that one decides.
+    if gen_db::newer_task_exists(&tx, job_id, task_id)? {
         log::info!(
             "{file_type} job {job_id} was requested again; task {task_id} leaves it to the newer one"
         );
@@ -272,10 +297,14 @@ fn validation_job_of(conn: &Connection, upload_job_id: i64) -> anyhow::Result<Op
     )?)
 }
 
-fn validate(st: &AppState, upload_job_id: i64) -> anyhow::Result<()> {
+fn validate(st: &AppState, upload_job_id: i64, task_id: i64) -> anyhow::Result<()> {
     let mut conn = st.pool.get()?;
+    // Decide and mark the validation running in one transaction, so that a
+    // newer request either comes before (and this task does nothing) or
+    // after (and resets what this task marked).
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let upload =
-        jobs::find_job(&conn, upload_job_id)?.ok_or_else(|| data("The job no longer exists"))?;
+        jobs::find_job(&tx, upload_job_id)?.ok_or_else(|| data("The job no longer exists"))?;
     let (Some(submission_id), Some(file_type), Some(key)) = (
         upload.submission_id,
         upload.file_type,
@@ -283,30 +312,30 @@ fn validate(st: &AppState, upload_job_id: i64) -> anyhow::Result<()> {
     ) else {
         return Err(data("The job has no generated file to validate"));
     };
-    if upload.job_status != JobStatus::Finished {
-        return Ok(()); // a newer generation replaced this file
+    if upload.job_status != JobStatus::Finished
+        || gen_db::newer_task_exists(&tx, upload_job_id, task_id)?
+    {
+        return Ok(()); // a newer request replaced this file
     }
-    let validation = validation_job_of(&conn, upload_job_id)?.ok_or_else(|| {
+    let validation = validation_job_of(&tx, upload_job_id)?.ok_or_else(|| {
         data(format!(
             "The upload Job {upload_job_id} with submission_id {submission_id} is missing its validation Job"
         ))
     })?;
-    set_running(&mut conn, &[validation.job_id])?;
+    jobs::set_status(&tx, validation.job_id, JobStatus::Running, &now_timestamp())?;
+    tx.commit()?;
     let file = st.storage.open(&key).context(Failure::Storage)?;
     let delimiter = if key.ends_with(".txt") { b'|' } else { b',' };
-    let checked = check_and_load(
-        &mut conn,
-        file,
-        file_type,
-        delimiter,
-        submission_id,
-        &st.stop,
-    )?;
+    let checked = validate::check_and_stage(&mut conn, file, file_type, delimiter, &st.stop)?;
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let still_current =
-        jobs::find_job(&tx, upload_job_id)?.is_some_and(|j| j.filename.as_deref() == Some(&key));
+    // Still this file, and no request since: only then do its rows count.
+    let still_current = jobs::find_job(&tx, upload_job_id)?.is_some_and(|j| {
+        j.job_status == JobStatus::Finished && j.filename.as_deref() == Some(&key)
+    }) && !gen_db::newer_task_exists(&tx, upload_job_id, task_id)?;
     if still_current {
         let now = now_timestamp();
+        let valid = matches!(checked, Checked::Valid { .. });
+        validate::replace_award_rows(&tx, file_type, submission_id, valid)?;
         match &checked {
             Checked::Valid { rows, bytes } => {
                 jobs::finish_validation(&tx, validation.job_id, *rows, *bytes, &now)?
@@ -317,6 +346,13 @@ fn validate(st: &AppState, upload_job_id: i64) -> anyhow::Result<()> {
         }
     }
     tx.commit()?;
-    log::info!("validation of {file_type} job {upload_job_id}: {checked:?}");
+    validate::clear_staged(&conn)?;
+    if still_current {
+        log::info!("validation of {file_type} job {upload_job_id}: {checked:?}");
+    } else {
+        log::info!(
+            "validation of {file_type} job {upload_job_id} overtaken by a newer request; result dropped"
+        );
+    }
     Ok(())
 }

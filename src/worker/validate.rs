@@ -1,17 +1,19 @@
 //! The file-level check of a generated D1/D2 file inside a submission: re-read
 //! the stored file, check the header and every row's field count, and load
-//! the submission's award rows that E and F read.
+//! the submission's award rows that E and F read. Rows are staged first and
+//! swapped in by the transaction that records the result, so a validation
+//! that a newer request overtook leaves no row behind.
 
 use crate::columns::layouts;
 use crate::domain::FileType;
-use rusqlite::{Connection, TransactionBehavior, params};
+use rusqlite::{Connection, Transaction, params};
 use std::io::Read;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::Failure;
 
-/// Rows per write transaction while loading award rows (keeps writers short).
-const ROWS_PER_TRANSACTION: usize = 5_000;
+/// Rows per statement batch while staging (checks the stop flag between).
+const ROWS_PER_BATCH: usize = 5_000;
 
 /// What the check found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,25 +40,43 @@ impl<R: Read> Read for Counting<R> {
     }
 }
 
-/// Checks a stored D file and replaces the submission's award rows with its rows.
-pub fn check_and_load(
+/// The award table a D file's rows go to, and its layout.
+fn award_target(
+    file_type: FileType,
+) -> anyhow::Result<(
+    &'static [crate::columns::Column],
+    &'static str,
+    &'static str,
+)> {
+    let l = layouts();
+    match file_type {
+        FileType::D1 => Ok((&l.d1, "award_procurement", "awardee_or_recipient_uei")),
+        FileType::D2 => Ok((&l.d2, "award_financial_assistance", "uei")),
+        other => anyhow::bail!("{other} files have no file-level validation"),
+    }
+}
+
+/// Checks a stored D file (header, every row's field count, size) and stages
+/// its award rows in this connection's temporary table, without touching
+/// the submission's rows: [`replace_award_rows`] swaps them in later, in the
+/// transaction that decides whether this validation still counts.
+pub fn check_and_stage(
     conn: &mut Connection,
     file: Box<dyn Read + Send>,
     file_type: FileType,
     delimiter: u8,
-    submission_id: i64,
     stop: &AtomicBool,
 ) -> anyhow::Result<Checked> {
-    let l = layouts();
-    let (columns, table, uei_source) = match file_type {
-        FileType::D1 => (&l.d1, "award_procurement", "awardee_or_recipient_uei"),
-        _ => (&l.d2, "award_financial_assistance", "uei"),
-    };
+    let (columns, _, uei_source) = award_target(file_type)?;
     let key_at = columns.iter().position(|c| c.source == "unique_award_key");
     let uei_at = columns.iter().position(|c| c.source == uei_source);
     let (Some(key_at), Some(uei_at)) = (key_at, uei_at) else {
         anyhow::bail!("the {file_type} layout lacks its award key columns");
     };
+    conn.execute_batch(
+        "CREATE TEMP TABLE IF NOT EXISTS staged_award_rows (unique_award_key TEXT, uei TEXT);
+         DELETE FROM temp.staged_award_rows;",
+    )?;
     let mut counting = Counting {
         inner: file,
         bytes: 0,
@@ -88,36 +108,27 @@ pub fn check_and_load(
             "The header row of the generated {file_type} file does not match the {file_type} file layout"
         )));
     }
-    delete_award_rows(conn, table, submission_id)?;
-    let insert = format!(
-        "INSERT INTO {table} (submission_id, unique_award_key, awardee_or_recipient_uei) VALUES (?1, ?2, ?3)"
-    );
     let mut rows = 0i64;
     loop {
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        // Writes to the temporary table take no lock on the database.
+        let tx = conn.transaction()?;
         let mut in_batch = 0;
         let mut ended = false;
         {
-            let mut stmt = tx.prepare_cached(&insert)?;
-            while in_batch < ROWS_PER_TRANSACTION {
+            let mut stmt = tx.prepare_cached(
+                "INSERT INTO temp.staged_award_rows (unique_award_key, uei) VALUES (?1, ?2)",
+            )?;
+            while in_batch < ROWS_PER_BATCH {
                 match reader.read_byte_record(&mut record) {
                     Ok(true) => {}
                     Ok(false) => {
                         ended = true;
                         break;
                     }
-                    Err(_) => {
-                        drop(stmt);
-                        drop(tx);
-                        delete_award_rows(conn, table, submission_id)?;
-                        return Ok(unreadable());
-                    }
+                    Err(_) => return Ok(unreadable()),
                 }
                 rows += 1;
                 if record.len() != columns.len() {
-                    drop(stmt);
-                    drop(tx);
-                    delete_award_rows(conn, table, submission_id)?;
                     return Ok(Checked::Invalid(format!(
                         "Row {rows} of the generated {file_type} file has {} fields; the layout has {}",
                         record.len(),
@@ -128,7 +139,7 @@ pub fn check_and_load(
                     let field = String::from_utf8_lossy(&record[i]).into_owned();
                     (!field.is_empty()).then_some(field)
                 };
-                stmt.execute(params![submission_id, text(key_at), text(uei_at)])?;
+                stmt.execute(params![text(key_at), text(uei_at)])?;
                 in_batch += 1;
             }
         }
@@ -147,10 +158,36 @@ pub fn check_and_load(
     })
 }
 
-fn delete_award_rows(conn: &Connection, table: &str, submission_id: i64) -> rusqlite::Result<()> {
-    conn.execute(
+/// Replaces the submission's award rows with the staged ones (none when the
+/// file was invalid), inside the caller's transaction.
+pub fn replace_award_rows(
+    tx: &Transaction<'_>,
+    file_type: FileType,
+    submission_id: i64,
+    valid: bool,
+) -> anyhow::Result<()> {
+    let (_, table, _) = award_target(file_type)?;
+    // The table name comes from the match above, never from input.
+    tx.execute(
         &format!("DELETE FROM {table} WHERE submission_id = ?1"),
         [submission_id],
     )?;
+    if valid {
+        tx.execute(
+            &format!(
+                "INSERT INTO {table} (submission_id, unique_award_key, awardee_or_recipient_uei)
+                 SELECT ?1, unique_award_key, uei FROM temp.staged_award_rows ORDER BY rowid"
+            ),
+            [submission_id],
+        )?;
+    }
     Ok(())
+}
+
+/// Empties this connection's staging table.
+pub fn clear_staged(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(
+        "CREATE TEMP TABLE IF NOT EXISTS staged_award_rows (unique_award_key TEXT, uei TEXT);
+         DELETE FROM temp.staged_award_rows;",
+    )
 }

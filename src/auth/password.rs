@@ -5,24 +5,57 @@
 //! neither grow memory (19 MiB per check with the default parameters) nor
 //! take the handler threads the other routes need.
 
-use argon2::password_hash::{Output, PasswordHash, PasswordHasher, SaltString};
+use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
-use std::sync::{Condvar, Mutex, OnceLock};
+use std::cell::RefCell;
+use std::sync::{Condvar, Mutex};
 
 /// Password checks running at once.
 pub const SLOTS: usize = 2;
 /// Logins waiting for a slot at most; more are answered "busy".
 pub const MAX_WAITING: usize = 2;
 
-/// Hashes a password (Argon2id, PHC string).
+/// A hash of a random password nobody knows, with the default parameters:
+/// checked when a user does not exist, so that costs the same as a user with
+/// a wrong password (and needs no hashing, or memory, at start).
+const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$UwYO9fqGhTbi8OqIhRiuWw$Pm34qTTyPVjjyY6etFhT6k1VgK2H4S6VSfDoMJpfvHE";
+
+/// Hashes a password (Argon2id with the default parameters, PHC string).
+/// The memory block is kept per thread and reused: loading a fixture hashes
+/// every user's password, and a fresh 19 MiB block each time would make the
+/// allocator keep that memory for good.
 pub fn hash_password(password: &str) -> anyhow::Result<String> {
+    thread_local! {
+        static BLOCKS: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
+    }
     let mut salt = [0u8; 16];
     getrandom::fill(&mut salt).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+    let params = Params::default();
+    let count = params.block_count();
+    let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
+    BLOCKS
+        .with_borrow_mut(|blocks| {
+            if blocks.len() < count {
+                blocks.resize(count, Block::default());
+            }
+            Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone())
+                .hash_password_into_with_memory(
+                    password.as_bytes(),
+                    &salt,
+                    &mut out,
+                    &mut blocks[..count],
+                )
+        })
+        .map_err(|e| anyhow::anyhow!("cannot hash password: {e}"))?;
     let salt = SaltString::encode_b64(&salt).map_err(|e| anyhow::anyhow!("salt: {e}"))?;
-    Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| anyhow::anyhow!("cannot hash password: {e}"))
+    let phc = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(&params).map_err(|e| anyhow::anyhow!("{e}"))?,
+        salt: Some(salt.as_salt()),
+        hash: Some(Output::new(&out).map_err(|e| anyhow::anyhow!("{e}"))?),
+    };
+    Ok(phc.to_string())
 }
 
 /// The outcome of a password check.
@@ -61,12 +94,10 @@ impl PasswordChecker {
     /// Checks a password against a stored hash. With no hash, a check of a
     /// dummy hash still runs, so unknown users take as long as wrong passwords.
     pub fn verify(&self, hash: Option<&str>, password: &str) -> Verdict {
-        static DUMMY: OnceLock<String> = OnceLock::new();
         let Some(mut blocks) = self.take_slot() else {
             return Verdict::Busy;
         };
-        let dummy = DUMMY.get_or_init(|| hash_password("broker-lite dummy").unwrap_or_default());
-        let matches = check(hash.unwrap_or(dummy), password.as_bytes(), &mut blocks);
+        let matches = check(hash.unwrap_or(DUMMY_HASH), password.as_bytes(), &mut blocks);
         self.give_back(blocks);
         if matches && hash.is_some() {
             Verdict::Match
@@ -138,6 +169,33 @@ fn check(stored: &str, password: &[u8], blocks: &mut Vec<Block>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hashes_are_standard_phc_strings_with_the_default_parameters() {
+        use argon2::password_hash::PasswordVerifier;
+        let hash = hash_password("correct horse").unwrap();
+        assert!(
+            hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{hash}"
+        );
+        let parsed = PasswordHash::new(&hash).unwrap();
+        assert!(
+            Argon2::default()
+                .verify_password(b"correct horse", &parsed)
+                .is_ok()
+        );
+        assert!(
+            Argon2::default()
+                .verify_password(b"wrong", &parsed)
+                .is_err()
+        );
+        assert_ne!(
+            hash,
+            hash_password("correct horse").unwrap(),
+            "a fresh salt each time"
+        );
+        assert!(PasswordHash::new(DUMMY_HASH).is_ok());
+    }
 
     #[test]
     fn passwords_verify_only_against_their_hash() {

@@ -149,15 +149,16 @@ impl<'a> Conn<'a> {
         let _ = self.stream.shutdown(std::net::Shutdown::Write);
     }
 
-    /// Reads into the buffer; `Ok(0)` at end of stream, `Err(WouldBlock)`
-    /// when nothing came within the poll interval.
+    /// Reads into the buffer (at most up to `max_len` bytes in all); `Ok(0)`
+    /// at end of stream, `Err(WouldBlock)` when nothing came within the poll
+    /// interval. Only what arrives is kept: an idle connection costs no more
+    /// than its buffer's small starting capacity.
     fn fill(&mut self, max_len: usize) -> io::Result<usize> {
-        let start = self.buf.len();
-        let room = max_len.saturating_sub(start).clamp(1, 64 * 1024);
-        self.buf.resize(start + room, 0);
-        let result = self.stream.read(&mut self.buf[start..]);
-        self.buf.truncate(start + *result.as_ref().unwrap_or(&0));
-        result
+        let mut chunk = [0u8; 8192];
+        let room = max_len.saturating_sub(self.buf.len()).clamp(1, chunk.len());
+        let n = self.stream.read(&mut chunk[..room])?;
+        self.buf.extend_from_slice(&chunk[..n]);
+        Ok(n)
     }
 
     /// Waits for more bytes before `deadline`; `Stop::Quietly` when the client

@@ -3,7 +3,7 @@
 # Usage: bench/coldstart.sh [ROWS=1000000] [RUNS=5]
 source "$(dirname "$0")/lib.sh"
 ROWS=${1:-1000000} RUNS=${2:-5} PORT=18183
-DIR=/tmp/broker-bench-$ROWS
+DIR=${BENCH_DIR:-/tmp/broker-bench-$ROWS}
 build; synth "$DIR" "$ROWS"
 : > /tmp/bench-coldstart.txt
 for i in $(seq 1 "$RUNS"); do

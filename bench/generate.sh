@@ -5,7 +5,7 @@
 # Usage: bench/generate.sh [ROWS=1000000] [RUNS=3]
 source "$(dirname "$0")/lib.sh"
 ROWS=${1:-1000000} RUNS=${2:-3} PORT=18182
-DIR=/tmp/broker-bench-$ROWS
+DIR=${BENCH_DIR:-/tmp/broker-bench-$ROWS}
 build; synth "$DIR" "$ROWS"
 DB="$DIR/broker.db"
 COLS=$(tail -n +2 "$ROOT/src/columns/d1_columns.csv" | python3 -c '

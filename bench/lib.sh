@@ -1,12 +1,13 @@
 # Shared helpers of the benchmark scripts (sourced, not run).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-BIN="$ROOT/target/release/broker-lite"
+# BROKER_BIN: another build to measure (say, an older release) with these same scripts.
+BIN="${BROKER_BIN:-$ROOT/target/release/broker-lite}"
 export BROKER_SECRET_KEY="${BROKER_SECRET_KEY:-bench-secret-not-for-production}"
 export RUST_LOG="${RUST_LOG:-warn}"
 
 build() {
-  (cd "$ROOT" && cargo build --release --quiet)
+  if [ -z "${BROKER_BIN:-}" ]; then (cd "$ROOT" && cargo build --release --quiet); fi
 }
 
 # synth DIR ROWS: a data dir with ROWS synthetic D1 rows (kept between runs).

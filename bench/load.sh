@@ -4,7 +4,7 @@
 # Usage: bench/load.sh [ROWS=500000] [SECONDS=30]
 source "$(dirname "$0")/lib.sh"
 ROWS=${1:-500000} SECS=${2:-30} PORT=18184
-DIR=/tmp/broker-bench-$ROWS
+DIR=${BENCH_DIR:-/tmp/broker-bench-$ROWS}
 build; synth "$DIR" "$ROWS"
 DB="$DIR/broker.db"
 sqlite3 "$DB" "UPDATE file_generation SET is_cached_file = 0;"

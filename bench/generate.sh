@@ -8,7 +8,7 @@ ROWS=${1:-1000000} RUNS=${2:-3} PORT=18182
 DIR=${BENCH_DIR:-/tmp/broker-bench-$ROWS}
 build; synth "$DIR" "$ROWS"
 DB="$DIR/broker.db"
-COLS=$(tail -n +2 "$ROOT/src/columns/d1_columns.csv" | python3 -c '
+COLS=$(tail -n +2 "$ROOT/src/files/layouts/d1_columns.csv" | python3 -c '
 import csv, sys
 out = []
 for row in csv.reader(sys.stdin):

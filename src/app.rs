@@ -1,44 +1,22 @@
-//! Application state and the server: `App::bind` opens the database, binds
-//! the listener and picks the storage backend; `run` serves until stopped.
+//! Tier 5: the wiring. `App::bind` opens the database, binds the listener
+//! and picks the storage backend; `run` serves through the HTTP front end
+//! with the routes and runs the workers until stopped.
 
 use crate::auth::SessionKeys;
 use crate::auth::password::PasswordChecker;
 use crate::auth::throttle::LoginThrottle;
-use crate::config::{Config, StorageKind};
-use crate::db::generation::requeue_running;
-use crate::db::{self, Pool};
+use crate::base::config::{Config, StorageKind};
+use crate::db::{self, tasks::requeue_running};
 use crate::http::{self, HttpServer};
-use crate::routes;
+use crate::state::{AppState, Wake};
 use crate::storage::{FileStore, links::LinkSigner, local::LocalStore, s3::S3Store};
-use crate::worker::{Wake, spawn_workers};
+use crate::web;
+use crate::worker::spawn_workers;
 use rouille::{Request, Response};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
-
-/// What every handler gets.
-pub struct AppState {
-    pub config: Arc<Config>,
-    pub pool: Pool,
-    pub storage: Arc<dyn FileStore>,
-    /// The local backend, when it is the one in use (it serves `/v1/files/`).
-    pub local: Option<Arc<LocalStore>>,
-    /// Base URL of this server as clients reach it.
-    pub public_url: String,
-    /// Wakes the workers when a request queues work.
-    pub wake: Wake,
-    /// Set to shut down: the server stops accepting, workers stop at a safe point.
-    pub stop: Arc<AtomicBool>,
-    /// Checks session tokens (built once: the hot path of every route).
-    pub session_keys: SessionKeys,
-    /// Checks login passwords with bounded concurrency and memory.
-    pub passwords: PasswordChecker,
-    /// Back-off after failed logins.
-    pub login_throttle: LoginThrottle,
-    /// The HTTP front end's counters (open connections, accept trouble).
-    pub http: Arc<http::Shared>,
-}
 
 /// A bound, not yet running server and its state.
 pub struct App {
@@ -65,8 +43,8 @@ impl App {
         let handler_cell = Arc::clone(&cell);
         let handler: Arc<http::Handler> = Arc::new(move |req: &Request| -> Response {
             match handler_cell.get() {
-                Some(state) => routes::handle(req, state),
-                None => crate::error::message_response(503, "Starting up"),
+                Some(state) => web::handle(req, state),
+                None => crate::base::error::message_response(503, "Starting up"),
             }
         });
         let stop = Arc::new(AtomicBool::new(false));

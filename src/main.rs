@@ -2,9 +2,11 @@
 
 use anyhow::Context;
 use broker_lite::app::App;
-use broker_lite::config::{self, Config, S3Settings, StorageKind};
-use broker_lite::fixtures::{self, FixtureSource};
-use broker_lite::{auth, db, demo};
+use broker_lite::auth;
+use broker_lite::base::config::{self, Config, S3Settings, StorageKind};
+use broker_lite::db;
+use broker_lite::tools::demo;
+use broker_lite::tools::fixtures::{self, FixtureSource};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -71,7 +73,7 @@ impl DbArgs {
     fn db_path(&self) -> PathBuf {
         self.db
             .clone()
-            .unwrap_or_else(|| self.data_dir.join("broker.db"))
+            .unwrap_or_else(|| config::default_db_path(&self.data_dir))
     }
 }
 
@@ -108,7 +110,7 @@ struct ServeArgs {
     )]
     cors_origins: Vec<String>,
     /// First retry delay of a failed generation, in seconds (later ones triple it).
-    #[arg(long, env = "BROKER_RETRY_BACKOFF", default_value_t = 5)]
+    #[arg(long, env = "BROKER_RETRY_BACKOFF", default_value_t = config::DEFAULT_RETRY_BACKOFF_SECS)]
     retry_backoff: u64,
     /// Load the demo data into a fresh database.
     #[arg(long)]
@@ -146,7 +148,7 @@ fn main() -> ExitCode {
         Command::Fixtures {
             command: FixturesCommand::Synth { db, rows, seed },
         } => db::open_migrated(&db.db_path())
-            .and_then(|mut conn| broker_lite::synth::synthesize(&mut conn, rows, seed)),
+            .and_then(|mut conn| broker_lite::tools::synth::synthesize(&mut conn, rows, seed)),
         Command::Token(args) => token(args),
     };
     match result {
@@ -189,8 +191,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if args.demo {
         let st = &app.state;
         let mut conn = db::open(&st.config.db_path)?;
-        let scratch = st.config.data_dir.join("tmp");
-        if demo::load_demo(&mut conn, st.storage.as_ref(), &scratch)? {
+        if demo::load_demo(&mut conn, st.storage.as_ref(), &st.config.scratch_dir())? {
             log::info!("demo data loaded; see README.md for the demo users");
         } else {
             log::info!("the database already has users: demo data not loaded");

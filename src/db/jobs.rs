@@ -1,15 +1,17 @@
 //! Queries on `jobs`.
 
-use crate::domain::{FileType, JobStatus, JobType, column_enum};
+use crate::base::domain::{FileType, JobStatus, JobType, column_enum};
+use crate::base::ids::{FileGenerationId, JobId, SubmissionId, UserId};
 use rusqlite::{Connection, OptionalExtension, params};
 
-/// The fields of a job the status routes need.
+/// The fields of a job the routes and the worker need.
 #[derive(Debug, Clone)]
 pub struct Job {
-    pub job_id: i64,
-    pub submission_id: Option<i64>,
+    pub job_id: JobId,
+    pub submission_id: Option<SubmissionId>,
     pub job_type: JobType,
-    /// `None` for the cross-file job and for types broker-lite does not generate.
+    /// `None` for the cross-file job and for the types broker-lite does not
+    /// generate (A, B, C, FABS).
     pub file_type: Option<FileType>,
     pub job_status: JobStatus,
     pub filename: Option<String>,
@@ -19,8 +21,8 @@ pub struct Job {
     pub start_date: Option<String>,
     pub end_date: Option<String>,
     pub updated_at: String,
-    pub file_generation_id: Option<i64>,
-    pub user_id: Option<i64>,
+    pub file_generation_id: Option<FileGenerationId>,
+    pub user_id: Option<UserId>,
 }
 
 const JOB_COLUMNS: &str = "job_id, submission_id, job_type, file_type, job_status, filename, \
@@ -28,54 +30,68 @@ const JOB_COLUMNS: &str = "job_id, submission_id, job_type, file_type, job_statu
      file_generation_id, user_id";
 
 fn job_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Job> {
-    let file_type: Option<String> = row.get(3)?;
+    let file_type: Option<String> = row.get("file_type")?;
     Ok(Job {
-        job_id: row.get(0)?,
-        submission_id: row.get(1)?,
-        job_type: column_enum(row, 2, JobType::parse)?,
+        job_id: row.get("job_id")?,
+        submission_id: row.get("submission_id")?,
+        job_type: column_enum(row, "job_type", JobType::parse)?,
         file_type: file_type.as_deref().and_then(FileType::parse),
-        job_status: column_enum(row, 4, JobStatus::parse)?,
-        filename: row.get(5)?,
-        file_size: row.get(6)?,
-        number_of_errors: row.get(7)?,
-        error_message: row.get(8)?,
-        start_date: row.get(9)?,
-        end_date: row.get(10)?,
-        updated_at: row.get(11)?,
-        file_generation_id: row.get(12)?,
-        user_id: row.get(13)?,
+        job_status: column_enum(row, "job_status", JobStatus::parse)?,
+        filename: row.get("filename")?,
+        file_size: row.get("file_size")?,
+        number_of_errors: row.get("number_of_errors")?,
+        error_message: row.get("error_message")?,
+        start_date: row.get("start_date")?,
+        end_date: row.get("end_date")?,
+        updated_at: row.get("updated_at")?,
+        file_generation_id: row.get("file_generation_id")?,
+        user_id: row.get("user_id")?,
     })
 }
 
-pub fn find_job(conn: &Connection, job_id: i64) -> rusqlite::Result<Option<Job>> {
+pub fn find_job(conn: &Connection, job_id: JobId) -> rusqlite::Result<Option<Job>> {
     conn.prepare_cached(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE job_id = ?1"))?
         .query_row(params![job_id], job_from_row)
         .optional()
 }
 
-/// The submission's job of the given type for a file (the first, should
-/// there be several).
-pub fn find_submission_job(
+/// A submission's upload job of a file type and its validation job, if any.
+#[derive(Debug, Clone, Default)]
+pub struct FileJobs {
+    pub upload: Option<Job>,
+    pub validation: Option<Job>,
+}
+
+/// The upload and validation jobs of a submission's file type, in one query
+/// (the first of each, should there be several).
+pub fn find_file_jobs(
     conn: &Connection,
-    submission_id: i64,
+    submission_id: SubmissionId,
     file_type: FileType,
-    job_type: JobType,
-) -> rusqlite::Result<Option<Job>> {
-    conn.prepare_cached(&format!(
+) -> rusqlite::Result<FileJobs> {
+    let mut stmt = conn.prepare_cached(&format!(
         "SELECT {JOB_COLUMNS} FROM jobs
-         WHERE submission_id = ?1 AND file_type = ?2 AND job_type = ?3
-         ORDER BY job_id LIMIT 1"
-    ))?
-    .query_row(
-        params![submission_id, file_type.as_str(), job_type.as_str()],
-        job_from_row,
-    )
-    .optional()
+         WHERE submission_id = ?1 AND file_type = ?2
+           AND job_type IN ('file_upload', 'csv_record_validation')
+         ORDER BY job_id"
+    ))?;
+    let mut found = FileJobs::default();
+    for job in stmt.query_map(params![submission_id, file_type.as_str()], job_from_row)? {
+        let job = job?;
+        let slot = match job.job_type {
+            JobType::CsvRecordValidation => &mut found.validation,
+            _ => &mut found.upload,
+        };
+        if slot.is_none() {
+            *slot = Some(job);
+        }
+    }
+    Ok(found)
 }
 
 /// Saves the message chosen by the status mapping. Leaves `updated_at` alone:
 /// reading a status never changes `generated_at`.
-pub fn save_error_message(conn: &Connection, job_id: i64, message: &str) -> rusqlite::Result<()> {
+pub fn save_error_message(conn: &Connection, job_id: JobId, message: &str) -> rusqlite::Result<()> {
     conn.prepare_cached("UPDATE jobs SET error_message = ?2 WHERE job_id = ?1")?
         .execute(params![job_id, message])?;
     Ok(())
@@ -84,9 +100,9 @@ pub fn save_error_message(conn: &Connection, job_id: i64, message: &str) -> rusq
 /// Prepares an upload job for a new generation: waiting, no file, no error.
 pub fn start_generation(
     conn: &Connection,
-    job_id: i64,
+    job_id: JobId,
     dates: Option<(&str, &str)>,
-    file_generation_id: Option<i64>,
+    file_generation_id: Option<FileGenerationId>,
     now: &str,
 ) -> rusqlite::Result<()> {
     let (start, end) = dates.unzip();
@@ -102,11 +118,11 @@ pub fn start_generation(
     Ok(())
 }
 
-/// Sends a submission's D file validation job back to waiting, as the broker
+/// Sends a submission file's validation job back to waiting, as the broker
 /// does when the file is generated again.
 pub fn reset_validation_job(
     conn: &Connection,
-    submission_id: i64,
+    submission_id: SubmissionId,
     file_type: FileType,
     start: &str,
     end: &str,
@@ -126,7 +142,7 @@ pub fn reset_validation_job(
 /// Sets the submission's cross-file validation job back to waiting.
 pub fn reset_cross_file_job(
     conn: &Connection,
-    submission_id: i64,
+    submission_id: SubmissionId,
     now: &str,
 ) -> rusqlite::Result<()> {
     conn.prepare_cached(
@@ -137,28 +153,41 @@ pub fn reset_cross_file_job(
     Ok(())
 }
 
-/// How many jobs a generation must wait for: the A, B and C jobs for D1/D2,
-/// the cross-file job for E/F; unfinished or with errors.
-pub fn unfinished_prerequisites(
+/// How many of the submission's upload-validation jobs of these file types
+/// are unfinished or have errors.
+pub fn unfinished_file_validations(
     conn: &Connection,
-    submission_id: i64,
-    file_type: FileType,
+    submission_id: SubmissionId,
+    file_types: &[&str],
 ) -> rusqlite::Result<i64> {
-    let filter = if file_type.is_d_file() {
-        "file_type IN ('A', 'B', 'C')"
-    } else {
-        "job_type = 'validation'"
-    };
-    conn.prepare_cached(&format!(
-        "SELECT COUNT(*) FROM jobs WHERE submission_id = ?1
-           AND (job_status <> 'finished' OR number_of_errors > 0) AND {filter}"
-    ))?
+    let mut unfinished = 0;
+    for file_type in file_types {
+        unfinished += conn
+            .prepare_cached(
+                "SELECT COUNT(*) FROM jobs WHERE submission_id = ?1 AND file_type = ?2
+                   AND (job_status <> 'finished' OR number_of_errors > 0)",
+            )?
+            .query_row(params![submission_id, file_type], |r| r.get::<_, i64>(0))?;
+    }
+    Ok(unfinished)
+}
+
+/// How many cross-file validation jobs of the submission are unfinished or
+/// have errors.
+pub fn unfinished_cross_file_validations(
+    conn: &Connection,
+    submission_id: SubmissionId,
+) -> rusqlite::Result<i64> {
+    conn.prepare_cached(
+        "SELECT COUNT(*) FROM jobs WHERE submission_id = ?1 AND job_type = 'validation'
+           AND (job_status <> 'finished' OR number_of_errors > 0)",
+    )?
     .query_row(params![submission_id], |r| r.get(0))
 }
 
 pub fn set_status(
     conn: &Connection,
-    job_id: i64,
+    job_id: JobId,
     status: JobStatus,
     now: &str,
 ) -> rusqlite::Result<()> {
@@ -167,15 +196,21 @@ pub fn set_status(
     Ok(())
 }
 
-/// Marks an upload job finished with its stored file; a D job's validation
-/// job points at the same file.
+/// What a finished generation stored for a job.
+#[derive(Debug, Clone, Copy)]
+pub struct StoredFile<'a> {
+    pub key: &'a str,
+    pub file_name: &'a str,
+    pub bytes: i64,
+    pub rows: i64,
+}
+
+/// Marks an upload job finished with its stored file; a validated file's
+/// validation job points at the same file.
 pub fn finish_upload(
     conn: &Connection,
     job: &Job,
-    key: &str,
-    file_name: &str,
-    size: i64,
-    rows: i64,
+    file: StoredFile<'_>,
     now: &str,
 ) -> rusqlite::Result<()> {
     conn.prepare_cached(
@@ -183,13 +218,25 @@ pub fn finish_upload(
              file_size = ?4, number_of_rows = ?5, error_message = NULL, updated_at = ?6
          WHERE job_id = ?1",
     )?
-    .execute(params![job.job_id, key, file_name, size, rows, now])?;
+    .execute(params![
+        job.job_id,
+        file.key,
+        file.file_name,
+        file.bytes,
+        file.rows,
+        now
+    ])?;
     if let (Some(submission_id), Some(file_type)) = (job.submission_id, job.file_type) {
         conn.prepare_cached(
             "UPDATE jobs SET filename = ?3, original_filename = ?4
              WHERE submission_id = ?1 AND file_type = ?2 AND job_type = 'csv_record_validation'",
         )?
-        .execute(params![submission_id, file_type.as_str(), key, file_name])?;
+        .execute(params![
+            submission_id,
+            file_type.as_str(),
+            file.key,
+            file.file_name
+        ])?;
     }
     Ok(())
 }
@@ -197,7 +244,7 @@ pub fn finish_upload(
 /// Ends a job with a status and a message a user can act on.
 pub fn fail(
     conn: &Connection,
-    job_id: i64,
+    job_id: JobId,
     status: JobStatus,
     message: &str,
     now: &str,
@@ -212,7 +259,7 @@ pub fn fail(
 /// Records a finished file-level validation.
 pub fn finish_validation(
     conn: &Connection,
-    job_id: i64,
+    job_id: JobId,
     rows: i64,
     size: i64,
     now: &str,
@@ -227,7 +274,10 @@ pub fn finish_validation(
 }
 
 /// Upload jobs still waiting on a generation.
-pub fn jobs_waiting_on(conn: &Connection, file_generation_id: i64) -> rusqlite::Result<Vec<Job>> {
+pub fn jobs_waiting_on(
+    conn: &Connection,
+    file_generation_id: FileGenerationId,
+) -> rusqlite::Result<Vec<Job>> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {JOB_COLUMNS} FROM jobs
          WHERE file_generation_id = ?1 AND job_type = 'file_upload'
@@ -241,16 +291,16 @@ pub fn jobs_waiting_on(conn: &Connection, file_generation_id: i64) -> rusqlite::
 /// A new detached upload job (no submission) for a user.
 pub fn insert_detached_job(
     conn: &Connection,
-    user_id: i64,
+    user_id: UserId,
     file_type: FileType,
     start: &str,
     end: &str,
     now: &str,
-) -> rusqlite::Result<i64> {
+) -> rusqlite::Result<JobId> {
     conn.prepare_cached(
         "INSERT INTO jobs (job_type, file_type, job_status, user_id, start_date, end_date, updated_at)
          VALUES ('file_upload', ?1, 'waiting', ?2, ?3, ?4, ?5)",
     )?
     .execute(params![file_type.as_str(), user_id, start, end, now])?;
-    Ok(conn.last_insert_rowid())
+    Ok(JobId(conn.last_insert_rowid()))
 }

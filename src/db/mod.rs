@@ -1,8 +1,10 @@
-//! The SQLite database: pool, per-connection settings and schema.
+//! Tier 1: the SQLite database — pool, per-connection settings, schema
+//! versions, and one module of plain-SQL functions per table.
 
-pub mod generation;
+pub mod file_generation;
 pub mod jobs;
 pub mod submissions;
+pub mod tasks;
 pub mod tokens;
 pub mod upgrade;
 pub mod users;
@@ -91,17 +93,6 @@ pub(crate) fn in_memory() -> Connection {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::columns::layouts;
-
-    fn table_columns(conn: &Connection, table: &str) -> Vec<String> {
-        let mut stmt = conn
-            .prepare("SELECT name FROM pragma_table_info(?1)")
-            .unwrap();
-        stmt.query_map([table], |r| r.get(0))
-            .unwrap()
-            .map(Result::unwrap)
-            .collect()
-    }
 
     #[test]
     fn schema_applies_twice_and_records_its_version() {
@@ -111,37 +102,5 @@ mod tests {
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .unwrap();
         assert_eq!(version, SCHEMA_VERSION);
-    }
-
-    #[test]
-    fn source_tables_carry_every_daims_source_column() {
-        let conn = in_memory();
-        let l = layouts();
-        let cases = [
-            ("detached_award_procurement", &l.d1),
-            ("award_procurement", &l.d1),
-            ("published_fabs", &l.d2),
-            ("award_financial_assistance", &l.d2),
-            ("sam_recipient", &l.e),
-            ("subaward", &l.f),
-        ];
-        for (table, layout) in cases {
-            let have = table_columns(&conn, table);
-            for col in layout.iter() {
-                assert!(have.contains(&col.source), "{table} lacks {}", col.source);
-            }
-        }
-        for (table, col) in [
-            ("award_procurement", "awardee_or_recipient_uei"),
-            ("award_financial_assistance", "awardee_or_recipient_uei"),
-            ("award_financial_assistance", "submission_id"),
-            ("published_fabs", "is_active"),
-            ("detached_award_procurement", "funding_agency_code"),
-        ] {
-            assert!(
-                table_columns(&conn, table).iter().any(|c| c == col),
-                "{table}.{col}"
-            );
-        }
     }
 }

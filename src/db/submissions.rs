@@ -1,13 +1,14 @@
 //! Queries on `submissions`.
 
-use crate::domain::{PublishStatus, column_enum};
+use crate::base::domain::{PublishStatus, column_enum};
+use crate::base::ids::{SubmissionId, UserId};
 use rusqlite::{Connection, OptionalExtension, params};
 
 /// The fields of a submission the routes need.
 #[derive(Debug, Clone)]
 pub struct Submission {
-    pub submission_id: i64,
-    pub user_id: Option<i64>,
+    pub submission_id: SubmissionId,
+    pub user_id: Option<UserId>,
     pub cgac_code: Option<String>,
     pub frec_code: Option<String>,
     pub reporting_fiscal_year: Option<i64>,
@@ -17,9 +18,16 @@ pub struct Submission {
     pub publish_status: PublishStatus,
 }
 
+impl Submission {
+    /// The agency its D files are generated for: FREC, else CGAC.
+    pub fn agency_code(&self) -> Option<&str> {
+        self.frec_code.as_deref().or(self.cgac_code.as_deref())
+    }
+}
+
 pub fn find_submission(
     conn: &Connection,
-    submission_id: i64,
+    submission_id: SubmissionId,
 ) -> rusqlite::Result<Option<Submission>> {
     conn.prepare_cached(
         "SELECT submission_id, user_id, cgac_code, frec_code, reporting_fiscal_year,
@@ -28,22 +36,25 @@ pub fn find_submission(
     )?
     .query_row(params![submission_id], |row| {
         Ok(Submission {
-            submission_id: row.get(0)?,
-            user_id: row.get(1)?,
-            cgac_code: row.get(2)?,
-            frec_code: row.get(3)?,
-            reporting_fiscal_year: row.get(4)?,
-            reporting_fiscal_period: row.get(5)?,
-            is_quarter_format: row.get(6)?,
-            is_fabs: row.get(7)?,
-            publish_status: column_enum(row, 8, PublishStatus::parse)?,
+            submission_id: row.get("submission_id")?,
+            user_id: row.get("user_id")?,
+            cgac_code: row.get("cgac_code")?,
+            frec_code: row.get("frec_code")?,
+            reporting_fiscal_year: row.get("reporting_fiscal_year")?,
+            reporting_fiscal_period: row.get("reporting_fiscal_period")?,
+            is_quarter_format: row.get("is_quarter_format")?,
+            is_fabs: row.get("is_fabs")?,
+            publish_status: column_enum(row, "publish_status", PublishStatus::parse)?,
         })
     })
     .optional()
 }
 
 /// A published submission whose files change becomes `updated`.
-pub fn mark_updated_if_published(conn: &Connection, submission_id: i64) -> rusqlite::Result<()> {
+pub fn mark_updated_if_published(
+    conn: &Connection,
+    submission_id: SubmissionId,
+) -> rusqlite::Result<()> {
     conn.prepare_cached(
         "UPDATE submissions SET publish_status = 'updated', publishable = 0
          WHERE submission_id = ?1 AND publish_status = 'published'",

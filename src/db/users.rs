@@ -1,12 +1,13 @@
 //! Queries on `users` and `user_affiliations`.
 
-use crate::domain::{Permission, column_enum};
+use crate::base::domain::{Permission, column_enum};
+use crate::base::ids::UserId;
 use rusqlite::{Connection, OptionalExtension, params};
 
 /// A row of `users`.
 #[derive(Debug, Clone)]
 pub struct User {
-    pub user_id: i64,
+    pub user_id: UserId,
     pub email: String,
     pub name: Option<String>,
     pub title: Option<String>,
@@ -27,28 +28,20 @@ const USER_COLUMNS: &str = "user_id, email, name, title, website_admin, password
 
 fn user_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
     Ok(User {
-        user_id: row.get(0)?,
-        email: row.get(1)?,
-        name: row.get(2)?,
-        title: row.get(3)?,
-        website_admin: row.get(4)?,
-        password_hash: row.get(5)?,
+        user_id: row.get("user_id")?,
+        email: row.get("email")?,
+        name: row.get("name")?,
+        title: row.get("title")?,
+        website_admin: row.get("website_admin")?,
+        password_hash: row.get("password_hash")?,
     })
-}
-
-pub fn find_user_by_id(conn: &Connection, user_id: i64) -> rusqlite::Result<Option<User>> {
-    conn.prepare_cached(&format!(
-        "SELECT {USER_COLUMNS} FROM users WHERE user_id = ?1"
-    ))?
-    .query_row(params![user_id], user_from_row)
-    .optional()
 }
 
 /// The user of a session token, unless the token was revoked (one query on
 /// the hot path of every protected route).
 pub fn find_session_user(
     conn: &Connection,
-    user_id: i64,
+    user_id: UserId,
     jti: &str,
 ) -> rusqlite::Result<Option<User>> {
     conn.prepare_cached(&format!(
@@ -68,9 +61,10 @@ pub fn find_user_by_email(conn: &Connection, email: &str) -> rusqlite::Result<Op
     .optional()
 }
 
-pub fn find_affiliations(conn: &Connection, user_id: i64) -> rusqlite::Result<Vec<Affiliation>> {
+pub fn find_affiliations(conn: &Connection, user_id: UserId) -> rusqlite::Result<Vec<Affiliation>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT a.cgac_code, a.frec_code, COALESCE(c.agency_name, f.agency_name, ''), a.permission
+        "SELECT a.cgac_code, a.frec_code, COALESCE(c.agency_name, f.agency_name, '') AS agency_name,
+                a.permission
          FROM user_affiliations a
          LEFT JOIN cgac c ON c.cgac_code = a.cgac_code
          LEFT JOIN frec f ON f.frec_code = a.frec_code
@@ -79,10 +73,10 @@ pub fn find_affiliations(conn: &Connection, user_id: i64) -> rusqlite::Result<Ve
     )?;
     stmt.query_map(params![user_id], |row| {
         Ok(Affiliation {
-            cgac_code: row.get(0)?,
-            frec_code: row.get(1)?,
-            agency_name: row.get(2)?,
-            permission: column_enum(row, 3, Permission::parse)?,
+            cgac_code: row.get("cgac_code")?,
+            frec_code: row.get("frec_code")?,
+            agency_name: row.get("agency_name")?,
+            permission: column_enum(row, "permission", Permission::parse)?,
         })
     })?
     .collect()

@@ -5,7 +5,7 @@
 //! Numerics are normalised once, when they are loaded (and by the upgrade of
 //! older databases), so the writer copies stored text and pays nothing per row.
 
-use crate::pgtext;
+use crate::base::pgtext;
 
 /// How a broker-numeric column is printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,7 +5,7 @@
 
 use super::framing::{self, Body, Refusal};
 use super::{Handler, Shared, respond};
-use crate::config::HttpLimits as Limits;
+use crate::base::config::HttpLimits as Limits;
 use rouille::Request;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -118,7 +118,7 @@ impl<'a> Conn<'a> {
                 let _permit = self.shared.permits.acquire();
                 catch_unwind(AssertUnwindSafe(|| handler(&request))).unwrap_or_else(|_| {
                     log::error!("handler panicked");
-                    crate::error::message_response(500, crate::error::INTERNAL_MESSAGE)
+                    crate::base::error::message_response(500, crate::base::error::INTERNAL_MESSAGE)
                 })
             };
             drop(request);
@@ -143,7 +143,7 @@ impl<'a> Conn<'a> {
             refusal.status,
             started.elapsed().as_millis()
         );
-        let response = crate::error::message_response(refusal.status, refusal.message);
+        let response = crate::base::error::message_response(refusal.status, refusal.message);
         let _ = respond::write(&self.stream, response, 1, false, false);
         // Let the answer leave before the close, without reading what follows.
         let _ = self.stream.shutdown(std::net::Shutdown::Write);

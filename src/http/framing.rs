@@ -43,7 +43,7 @@ pub const BAD_TRANSFER_ENCODING: Refusal = Refusal {
 };
 pub const TOO_LARGE: Refusal = Refusal {
     status: 413,
-    message: "Request body is too large",
+    message: crate::base::messages::BODY_TOO_LARGE,
 };
 
 fn has_token(value: &[u8], token: &str) -> bool {

@@ -18,7 +18,7 @@ mod respond;
 
 pub use conn::{MAX_BODY_BYTES, MAX_HEADER_BYTES, MAX_URL_BYTES};
 
-use crate::config::HttpLimits as Limits;
+use crate::base::config::HttpLimits as Limits;
 use rouille::{Request, Response};
 use std::io::Write;
 use std::net::{SocketAddr, TcpListener, TcpStream};

@@ -3,12 +3,12 @@
 
 use super::links::{LinkError, LinkSigner};
 use super::{FileStore, is_safe_key};
+use crate::base::util::{random_hex, unix_now};
 use anyhow::{Context, bail};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use std::fs::{self, File};
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Characters escaped in a key segment of a link (RFC 3986 unreserved stay).
 const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
@@ -21,14 +21,6 @@ pub struct LocalStore {
     root: PathBuf,
     public_url: String,
     signer: LinkSigner,
-}
-
-/// Seconds since the Unix epoch.
-pub fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }
 
 impl LocalStore {
@@ -76,7 +68,7 @@ impl FileStore for LocalStore {
         let dir = target.parent().unwrap_or(&self.root);
         fs::create_dir_all(dir).context("cannot create the storage folder")?;
         // Copy next to the target, then rename: readers never see half a file.
-        let tmp = dir.join(format!(".partial-{}", crate::auth::random_hex(8)));
+        let tmp = dir.join(format!(".partial-{}", random_hex(8)));
         let result = fs::copy(local_path, &tmp)
             .and_then(|_| File::open(&tmp)?.sync_all())
             .and_then(|_| fs::rename(&tmp, &target));

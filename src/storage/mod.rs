@@ -1,6 +1,6 @@
-//! Where generated files live: a small trait with two real backends, the
-//! local filesystem (links signed by broker-lite and served by it) and S3
-//! (presigned links).
+//! Tier 1: where generated files live — a small trait with two real
+//! backends, the local filesystem (links signed by broker-lite and served by
+//! it) and S3 (presigned links).
 
 pub mod links;
 pub mod local;
@@ -26,14 +26,13 @@ pub trait FileStore: Send + Sync {
     fn signed_url(&self, key: &str, ttl_secs: u64) -> anyhow::Result<String>;
 }
 
-/// Storage key of a file generated for a submission.
-pub fn submission_key(submission_id: i64, file_name: &str) -> String {
-    format!("{submission_id}/{file_name}")
-}
-
-/// Storage key of a detached file.
-pub fn detached_key(file_name: &str) -> String {
-    format!("detached/{file_name}")
+/// Storage key of a generated file: `{submission_id}/{name}` inside a
+/// submission, `detached/{name}` otherwise.
+pub fn file_key(submission_id: Option<crate::base::ids::SubmissionId>, file_name: &str) -> String {
+    match submission_id {
+        Some(id) => format!("{id}/{file_name}"),
+        None => format!("detached/{file_name}"),
+    }
 }
 
 /// Whether a key is a plain relative path that stays inside the store:

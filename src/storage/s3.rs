@@ -3,7 +3,7 @@
 //! client (no async runtime in the binary).
 
 use super::FileStore;
-use crate::config::S3Settings;
+use crate::base::config::S3Settings;
 use anyhow::Context;
 use s3::creds::Credentials;
 use s3::error::S3Error;

@@ -1,19 +1,22 @@
-//! The embedded worker: claims queued generation tasks from SQLite, runs
-//! them outside any transaction, and records the result. Transient failures
-//! are retried a bounded number of times; every task ends done or failed.
+//! Tier 3: the embedded worker. It claims queued generation tasks from
+//! SQLite, runs them outside any transaction, and records the result.
+//! Transient failures are retried a bounded number of times; every task ends
+//! done or failed.
 
 mod pgcsv;
 mod tasks;
 pub mod validate;
-pub mod writer;
+pub mod write;
 
-use crate::app::AppState;
-use crate::db::generation::{self as gen_db, Task};
-use crate::storage::local::unix_now;
-use crate::timefmt::now_timestamp;
+use crate::base::domain::TaskState;
+use crate::base::ids::TaskId;
+use crate::base::timefmt::now_timestamp;
+use crate::base::util::unix_now;
+use crate::db::tasks::{self as queue, Task};
+use crate::state::AppState;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 /// Attempts a task gets before it fails for good.
@@ -61,36 +64,6 @@ impl Failure {
     }
 }
 
-/// Wakes sleeping workers when work is queued.
-#[derive(Default)]
-pub struct Wake {
-    queued: Mutex<u64>,
-    signal: Condvar,
-}
-
-impl Wake {
-    pub fn notify(&self) {
-        if let Ok(mut n) = self.queued.lock() {
-            *n += 1;
-        }
-        self.signal.notify_all();
-    }
-
-    fn wait(&self, seen: &mut u64, timeout: Duration) {
-        let Ok(guard) = self.queued.lock() else {
-            return;
-        };
-        if *guard == *seen {
-            let _ = self
-                .signal
-                .wait_timeout(guard, timeout)
-                .map(|(g, _)| *seen = *g);
-        } else {
-            *seen = *guard;
-        }
-    }
-}
-
 /// Runs queued tasks for one application.
 pub struct Worker {
     st: Arc<AppState>,
@@ -102,7 +75,7 @@ impl Worker {
     }
 
     /// Runs the next due task, if any; `Ok(None)` when there is none.
-    pub fn run_next_job(&self) -> anyhow::Result<Option<i64>> {
+    pub fn run_next_job(&self) -> anyhow::Result<Option<TaskId>> {
         match self.claim()? {
             Some(task) => self.run_claimed(task).map(Some),
             None => Ok(None),
@@ -111,19 +84,22 @@ impl Worker {
 
     /// Claims the next due task (marks it running) without running it.
     pub fn claim(&self) -> anyhow::Result<Option<Task>> {
-        Ok(gen_db::claim_next(
-            &*self.st.pool.get()?,
-            unix_now() as i64,
-        )?)
+        Ok(queue::claim_next(&*self.st.pool.get()?, unix_now() as i64)?)
     }
 
     /// Runs a claimed task to its end (done, retried later, or failed).
-    pub fn run_claimed(&self, task: Task) -> anyhow::Result<i64> {
+    pub fn run_claimed(&self, task: Task) -> anyhow::Result<TaskId> {
         let outcome = catch_unwind(AssertUnwindSafe(|| tasks::execute(&self.st, &task)));
         let now = now_timestamp();
         match outcome {
             Ok(Ok(())) => {
-                gen_db::end_task(&*self.st.pool.get()?, task.task_id, "done", None, &now)?;
+                queue::end_task(
+                    &*self.st.pool.get()?,
+                    task.task_id,
+                    TaskState::Done,
+                    None,
+                    &now,
+                )?;
             }
             Ok(Err(err)) => self.on_error(&task, &err)?,
             Err(_) => {
@@ -143,7 +119,7 @@ impl Worker {
                 task.task_id,
                 task.kind
             );
-            gen_db::requeue_interrupted(&*self.st.pool.get()?, task.task_id)?;
+            queue::requeue_interrupted(&*self.st.pool.get()?, task.task_id)?;
             return Ok(());
         }
         log::warn!(
@@ -155,7 +131,7 @@ impl Worker {
         if task.attempts < MAX_ATTEMPTS && Failure::is_transient(err) {
             let delay = self.st.config.retry_backoff_secs * 3u64.pow(task.attempts as u32 - 1);
             let conn = self.st.pool.get()?;
-            gen_db::retry_later(
+            queue::retry_later(
                 &conn,
                 task.task_id,
                 (unix_now() + delay) as i64,
@@ -169,10 +145,10 @@ impl Worker {
     fn give_up(&self, task: &Task, message: &str, err: &anyhow::Error) -> anyhow::Result<()> {
         tasks::fail(&self.st, task, message)?;
         let conn = self.st.pool.get()?;
-        gen_db::end_task(
+        queue::end_task(
             &conn,
             task.task_id,
-            "failed",
+            TaskState::Failed,
             Some(&format!("{err:#}")),
             &now_timestamp(),
         )?;

@@ -1,18 +1,22 @@
-//! What each queued task does: generate a D file (for every job waiting on
-//! it), generate an E or F file, copy a cached file to a job, validate.
+//! What each queued task does: generate a cached file (for every job
+//! waiting on it), generate one job's own file, copy a cached file to a job,
+//! validate a submission's file. Every task re-checks, in the transaction
+//! that records its result, that it still speaks for the job.
 
 use super::Failure;
 use super::validate::{self, Checked};
-use super::writer::{self, Written};
-use crate::app::AppState;
-use crate::auth::random_hex;
-use crate::db::generation::{self as gen_db, FileGeneration, Task, TaskKind};
-use crate::db::jobs::{self, Job};
+use super::write::{self, Scope, Written};
+use crate::base::domain::{JobStatus, TaskKind};
+use crate::base::ids::{FileGenerationId, JobId, TaskId};
+use crate::base::timefmt::now_timestamp;
+use crate::base::util::{random_hex, unix_now};
+use crate::db::file_generation::{self as cache, FileGeneration};
+use crate::db::jobs::{self, Job, StoredFile};
 use crate::db::submissions::find_submission;
-use crate::domain::{FileType, JobStatus, JobType};
-use crate::names;
-use crate::storage::{self, local::unix_now};
-use crate::timefmt::now_timestamp;
+use crate::db::tasks::{self as queue, Task};
+use crate::files::{names, spec};
+use crate::state::AppState;
+use crate::storage;
 use anyhow::Context;
 use rusqlite::{Connection, TransactionBehavior};
 use std::path::PathBuf;
@@ -29,8 +33,8 @@ pub fn execute(st: &AppState, task: &Task) -> anyhow::Result<()> {
             .ok_or_else(|| data("The task names no file generation"))
     };
     match task.kind {
-        TaskKind::GenerateD => generate_d(st, fg_id()?),
-        TaskKind::GenerateEf => generate_ef(st, job_id()?, task.task_id),
+        TaskKind::GenerateShared => generate_shared(st, fg_id()?),
+        TaskKind::GenerateForJob => generate_for_job(st, job_id()?, task.task_id),
         TaskKind::Attach => attach(st, job_id()?, fg_id()?, task.task_id),
         TaskKind::Validate => validate(st, job_id()?, task.task_id),
     }
@@ -42,14 +46,18 @@ pub fn fail(st: &AppState, task: &Task, message: &str) -> anyhow::Result<()> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let now = now_timestamp();
     match (task.kind, task.job_id, task.file_generation_id) {
-        (TaskKind::GenerateD, _, Some(fg_id)) => {
-            gen_db::uncache(&tx, fg_id)?;
+        (TaskKind::GenerateShared, _, Some(fg_id)) => {
+            cache::uncache(&tx, fg_id)?;
             for job in jobs::jobs_waiting_on(&tx, fg_id)? {
                 jobs::fail(&tx, job.job_id, JobStatus::Failed, message, &now)?;
             }
         }
         // A newer request for the job decides its status, not this task.
-        (_, Some(job_id), _) if gen_db::newer_task_exists(&tx, job_id, task.task_id)? => {}
+        (_, Some(job_id), _) if queue::newer_task_exists(&tx, job_id, task.task_id)? => {}
+        // The job was moved to another generation meanwhile: that one decides.
+        (TaskKind::Attach, Some(job_id), Some(fg_id))
+            if jobs::find_job(&tx, job_id)?.is_none_or(|j| j.file_generation_id != Some(fg_id)) => {
+        }
         (TaskKind::Validate, Some(job_id), _) => {
             if let Some(validation) = validation_job_of(&tx, job_id)? {
                 jobs::fail(&tx, validation.job_id, JobStatus::Failed, message, &now)?;
@@ -77,58 +85,96 @@ impl Drop for Scratch {
     }
 }
 
-/// Storage key and file name of a job's copy of a D file.
-fn d_file_of(
+/// Storage key and file name of a job's copy of a file; `fg` is the cached
+/// generation it comes from, if any.
+fn file_of(
     conn: &Connection,
     job: &Job,
-    fg: &FileGeneration,
+    fg: Option<&FileGeneration>,
 ) -> anyhow::Result<(String, String)> {
-    let ts = unix_now();
-    Ok(match job.submission_id {
-        Some(submission_id) => {
-            let sub = find_submission(conn, submission_id)?
-                .ok_or_else(|| data("The submission no longer exists"))?;
-            let name = names::submission_d_file(&sub, &fg.request, ts);
-            (storage::submission_key(submission_id, &name), name)
-        }
-        None => {
-            let name = names::detached_d_file(&fg.request, ts);
-            (storage::detached_key(&name), name)
-        }
-    })
+    let file_type = job
+        .file_type
+        .ok_or_else(|| data("The job is not for a generated file type"))?;
+    let sub = match job.submission_id {
+        Some(submission_id) => Some(
+            find_submission(conn, submission_id)?
+                .ok_or_else(|| data("The submission no longer exists"))?,
+        ),
+        None => None,
+    };
+    let name = names::file_name(
+        file_type,
+        sub.as_ref(),
+        fg.map(|fg| &fg.request),
+        unix_now(),
+    )?;
+    Ok((storage::file_key(job.submission_id, &name), name))
 }
 
-fn set_running(conn: &mut Connection, job_ids: &[i64]) -> anyhow::Result<()> {
+/// Takes a job for a task: in one transaction, checks that the job is still
+/// pending, still on `generation` (when given) and wanted by no newer
+/// request, and marks it running. `None` when the task no longer speaks for
+/// the job; a check and a mark apart would let a stalled task mark a job
+/// running after a newer request finished it.
+fn take_job(
+    conn: &mut Connection,
+    job_id: JobId,
+    task_id: TaskId,
+    generation: Option<FileGenerationId>,
+) -> anyhow::Result<Option<Job>> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let job = jobs::find_job(&tx, job_id)?.ok_or_else(|| data("The job no longer exists"))?;
+    let current = is_pending(&job)
+        && generation.is_none_or(|fg| job.file_generation_id == Some(fg))
+        && !queue::newer_task_exists(&tx, job_id, task_id)?;
+    if !current {
+        return Ok(None);
+    }
+    jobs::set_status(&tx, job_id, JobStatus::Running, &now_timestamp())?;
+    tx.commit()?;
+    Ok(Some(job))
+}
+
+/// Marks every job waiting on a generation running, in one transaction;
+/// returns them.
+fn take_waiting_jobs(conn: &mut Connection, fg_id: FileGenerationId) -> anyhow::Result<Vec<JobId>> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let now = now_timestamp();
-    for id in job_ids {
-        jobs::set_status(&tx, *id, JobStatus::Running, &now)?;
-    }
-    tx.commit()?;
-    Ok(())
-}
-
-fn generate_d(st: &AppState, fg_id: i64) -> anyhow::Result<()> {
-    let started = Instant::now();
-    let mut conn = st.pool.get()?;
-    let fg = gen_db::find_file_generation(&conn, fg_id)?
-        .ok_or_else(|| data("The file generation no longer exists"))?;
-    let waiting: Vec<i64> = jobs::jobs_waiting_on(&conn, fg_id)?
+    let waiting: Vec<JobId> = jobs::jobs_waiting_on(&tx, fg_id)?
         .iter()
         .map(|j| j.job_id)
         .collect();
-    set_running(&mut conn, &waiting)?;
+    for id in &waiting {
+        jobs::set_status(&tx, *id, JobStatus::Running, &now)?;
+    }
+    tx.commit()?;
+    Ok(waiting)
+}
+
+fn generate_shared(st: &AppState, fg_id: FileGenerationId) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let mut conn = st.pool.get()?;
+    let fg = cache::find_file_generation(&conn, fg_id)?
+        .ok_or_else(|| data("The file generation no longer exists"))?;
+    let waiting = take_waiting_jobs(&mut conn, fg_id)?;
     log::info!(
         "generation start: {} file_generation {fg_id}, jobs {waiting:?}",
         fg.request.file_type
     );
     let scratch = Scratch(scratch_file(st, fg.request.file_format.as_str())?);
-    let written = writer::write_d(&conn, &fg.request, &scratch.0, &st.stop)?;
+    let spec = spec(fg.request.file_type);
+    let written = write::write_file(
+        &conn,
+        spec,
+        Scope::Request(&fg.request),
+        &scratch.0,
+        &st.stop,
+    )?;
     // Every job waiting now (late arrivals included) gets its own copy.
     let mut stored = Vec::new();
     let waiting = jobs::jobs_waiting_on(&conn, fg_id)?;
     for (i, job) in waiting.into_iter().enumerate().rev() {
-        let (key, name) = d_file_of(&conn, &job, &fg)?;
+        let (key, name) = file_of(&conn, &job, Some(&fg))?;
         // Copies for all but the first job, then the scratch file itself.
         if i == 0 {
             st.storage.put_owned(&key, &scratch.0)
@@ -142,9 +188,9 @@ fn generate_d(st: &AppState, fg_id: i64) -> anyhow::Result<()> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let now = now_timestamp();
     match stored.first() {
-        Some((_, key, _)) => gen_db::record_file(&tx, fg_id, key, written.bytes, written.rows)?,
+        Some((_, key, _)) => cache::record_file(&tx, fg_id, key, written.bytes, written.rows)?,
         // Nobody wants this file any more: keep it out of the cache.
-        None => gen_db::uncache(&tx, fg_id)?,
+        None => cache::uncache(&tx, fg_id)?,
     }
     // Only jobs still waiting on this generation now get its file: a job a
     // newer request moved to other dates is left to that request. Jobs that
@@ -156,7 +202,7 @@ fn generate_d(st: &AppState, fg_id: i64) -> anyhow::Result<()> {
         {
             Some((job, key, name)) => finish_job(&tx, job, key, name, written, &now)?,
             None => {
-                gen_db::enqueue(
+                queue::enqueue(
                     &tx,
                     TaskKind::Attach,
                     Some(current.job_id),
@@ -167,7 +213,7 @@ fn generate_d(st: &AppState, fg_id: i64) -> anyhow::Result<()> {
         }
     }
     tx.commit()?;
-    let ids: Vec<i64> = stored.iter().map(|(j, _, _)| j.job_id).collect();
+    let ids: Vec<JobId> = stored.iter().map(|(j, _, _)| j.job_id).collect();
     log::info!(
         "generation end: {} file_generation {fg_id}, {} rows, {} bytes, {} ms, jobs {ids:?}",
         fg.request.file_type,
@@ -178,7 +224,8 @@ fn generate_d(st: &AppState, fg_id: i64) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Marks an upload job finished and queues a submission D file's validation.
+/// Marks an upload job finished and queues the validation of a submission's
+/// file whose type is validated.
 fn finish_job(
     conn: &Connection,
     job: &Job,
@@ -187,9 +234,16 @@ fn finish_job(
     written: Written,
     now: &str,
 ) -> anyhow::Result<()> {
-    jobs::finish_upload(conn, job, key, name, written.bytes, written.rows, now)?;
-    if job.submission_id.is_some() && job.file_type.is_some_and(FileType::is_d_file) {
-        gen_db::enqueue(conn, TaskKind::Validate, Some(job.job_id), None, now)?;
+    let file = StoredFile {
+        key,
+        file_name: name,
+        bytes: written.bytes,
+        rows: written.rows,
+    };
+    jobs::finish_upload(conn, job, file, now)?;
+    let validated = job.file_type.is_some_and(|t| spec(t).validation.is_some());
+    if job.submission_id.is_some() && validated {
+        queue::enqueue(conn, TaskKind::Validate, Some(job.job_id), None, now)?;
     }
     Ok(())
 }
@@ -198,20 +252,23 @@ fn is_pending(job: &Job) -> bool {
     matches!(job.job_status, JobStatus::Waiting | JobStatus::Running)
 }
 
-fn attach(st: &AppState, job_id: i64, fg_id: i64, task_id: i64) -> anyhow::Result<()> {
+fn attach(
+    st: &AppState,
+    job_id: JobId,
+    fg_id: FileGenerationId,
+    task_id: TaskId,
+) -> anyhow::Result<()> {
     let mut conn = st.pool.get()?;
-    let job = jobs::find_job(&conn, job_id)?.ok_or_else(|| data("The job no longer exists"))?;
-    if job.file_generation_id != Some(fg_id) || !is_pending(&job) {
+    let Some(job) = take_job(&mut conn, job_id, task_id, Some(fg_id))? else {
         return Ok(()); // superseded by a newer request
-    }
-    let fg = gen_db::find_file_generation(&conn, fg_id)?
+    };
+    let fg = cache::find_file_generation(&conn, fg_id)?
         .ok_or_else(|| data("The file generation no longer exists"))?;
     let from = fg
         .file_path
         .clone()
         .ok_or_else(|| data("The cached file is not available"))?;
-    set_running(&mut conn, &[job_id])?;
-    let (key, name) = d_file_of(&conn, &job, &fg)?;
+    let (key, name) = file_of(&conn, &job, Some(&fg))?;
     if key != from {
         st.storage.copy(&from, &key).context(Failure::Storage)?;
     }
@@ -222,7 +279,7 @@ fn attach(st: &AppState, job_id: i64, fg_id: i64, task_id: i64) -> anyhow::Resul
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let still_wanted = jobs::find_job(&tx, job_id)?
         .is_some_and(|j| j.file_generation_id == Some(fg_id) && is_pending(&j))
-        && !gen_db::newer_task_exists(&tx, job_id, task_id)?;
+        && !queue::newer_task_exists(&tx, job_id, task_id)?;
     if !still_wanted {
         log::info!(
             "job {job_id} was requested again while task {task_id} copied its file; the newer request decides"
@@ -238,34 +295,31 @@ fn attach(st: &AppState, job_id: i64, fg_id: i64, task_id: i64) -> anyhow::Resul
     Ok(())
 }
 
-fn generate_ef(st: &AppState, job_id: i64, task_id: i64) -> anyhow::Result<()> {
+fn generate_for_job(st: &AppState, job_id: JobId, task_id: TaskId) -> anyhow::Result<()> {
     let started = Instant::now();
     let mut conn = st.pool.get()?;
-    let job = jobs::find_job(&conn, job_id)?.ok_or_else(|| data("The job no longer exists"))?;
-    if !is_pending(&job) {
-        return Ok(());
-    }
-    let (Some(submission_id), Some(file_type)) = (job.submission_id, job.file_type) else {
-        return Err(data("The job is not an E or F job of a submission"));
+    let Some(job) = take_job(&mut conn, job_id, task_id, None)? else {
+        return Ok(()); // superseded by a newer request
     };
-    let sub = find_submission(&conn, submission_id)?
-        .ok_or_else(|| data("The submission no longer exists"))?;
-    set_running(&mut conn, &[job_id])?;
+    let (Some(submission_id), Some(file_type)) = (job.submission_id, job.file_type) else {
+        return Err(data("The job is not a generated file of a submission"));
+    };
     log::info!("generation start: {file_type} job {job_id}");
     let scratch = Scratch(scratch_file(st, "csv")?);
-    let written = match file_type {
-        FileType::E => writer::write_e(&conn, submission_id, &scratch.0, &st.stop)?,
-        FileType::F => writer::write_f(&conn, submission_id, &scratch.0, &st.stop)?,
-        _ => return Err(data("The job is not an E or F job")),
-    };
-    let name = names::submission_ef_file(&sub, file_type, unix_now());
-    let key = storage::submission_key(submission_id, &name);
+    let written = write::write_file(
+        &conn,
+        spec(file_type),
+        Scope::Submission(submission_id),
+        &scratch.0,
+        &st.stop,
+    )?;
+    let (key, name) = file_of(&conn, &job, None)?;
     st.storage
         .put_owned(&key, &scratch.0)
         .context(Failure::Storage)?;
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     // A request made while this ran queued a newer task: that one decides.
-    if gen_db::newer_task_exists(&tx, job_id, task_id)? {
+    if queue::newer_task_exists(&tx, job_id, task_id)? {
         log::info!(
             "{file_type} job {job_id} was requested again; task {task_id} leaves it to the newer one"
         );
@@ -282,22 +336,17 @@ fn generate_ef(st: &AppState, job_id: i64, task_id: i64) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn validation_job_of(conn: &Connection, upload_job_id: i64) -> anyhow::Result<Option<Job>> {
+fn validation_job_of(conn: &Connection, upload_job_id: JobId) -> anyhow::Result<Option<Job>> {
     let Some(upload) = jobs::find_job(conn, upload_job_id)? else {
         return Ok(None);
     };
     let (Some(submission_id), Some(file_type)) = (upload.submission_id, upload.file_type) else {
         return Ok(None);
     };
-    Ok(jobs::find_submission_job(
-        conn,
-        submission_id,
-        file_type,
-        JobType::CsvRecordValidation,
-    )?)
+    Ok(jobs::find_file_jobs(conn, submission_id, file_type)?.validation)
 }
 
-fn validate(st: &AppState, upload_job_id: i64, task_id: i64) -> anyhow::Result<()> {
+fn validate(st: &AppState, upload_job_id: JobId, task_id: TaskId) -> anyhow::Result<()> {
     let mut conn = st.pool.get()?;
     // Decide and mark the validation running in one transaction, so that a
     // newer request either comes before (and this task does nothing) or
@@ -313,13 +362,14 @@ fn validate(st: &AppState, upload_job_id: i64, task_id: i64) -> anyhow::Result<(
         return Err(data("The job has no generated file to validate"));
     };
     if upload.job_status != JobStatus::Finished
-        || gen_db::newer_task_exists(&tx, upload_job_id, task_id)?
+        || queue::newer_task_exists(&tx, upload_job_id, task_id)?
     {
         return Ok(()); // a newer request replaced this file
     }
     let validation = validation_job_of(&tx, upload_job_id)?.ok_or_else(|| {
-        data(format!(
-            "The upload Job {upload_job_id} with submission_id {submission_id} is missing its validation Job"
+        data(crate::base::messages::missing_validation_job(
+            upload_job_id,
+            submission_id,
         ))
     })?;
     jobs::set_status(&tx, validation.job_id, JobStatus::Running, &now_timestamp())?;
@@ -331,7 +381,7 @@ fn validate(st: &AppState, upload_job_id: i64, task_id: i64) -> anyhow::Result<(
     // Still this file, and no request since: only then do its rows count.
     let still_current = jobs::find_job(&tx, upload_job_id)?.is_some_and(|j| {
         j.job_status == JobStatus::Finished && j.filename.as_deref() == Some(&key)
-    }) && !gen_db::newer_task_exists(&tx, upload_job_id, task_id)?;
+    }) && !queue::newer_task_exists(&tx, upload_job_id, task_id)?;
     if still_current {
         let now = now_timestamp();
         let valid = matches!(checked, Checked::Valid { .. });

@@ -4,8 +4,10 @@
 //! swapped in by the transaction that records the result, so a validation
 //! that a newer request overtook leaves no row behind.
 
-use crate::columns::layouts;
-use crate::domain::FileType;
+use crate::base::domain::FileType;
+use crate::base::ids::SubmissionId;
+use crate::files::layouts::Column;
+use crate::files::spec::{AwardLoad, spec};
 use rusqlite::{Connection, Transaction, params};
 use std::io::Read;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -40,19 +42,12 @@ impl<R: Read> Read for Counting<R> {
     }
 }
 
-/// The award table a D file's rows go to, and its layout.
-fn award_target(
-    file_type: FileType,
-) -> anyhow::Result<(
-    &'static [crate::columns::Column],
-    &'static str,
-    &'static str,
-)> {
-    let l = layouts();
-    match file_type {
-        FileType::D1 => Ok((&l.d1, "award_procurement", "awardee_or_recipient_uei")),
-        FileType::D2 => Ok((&l.d2, "award_financial_assistance", "uei")),
-        other => anyhow::bail!("{other} files have no file-level validation"),
+/// The layout of a validated file type and where its award rows go.
+fn award_target(file_type: FileType) -> anyhow::Result<(&'static [Column], AwardLoad)> {
+    let spec = spec(file_type);
+    match spec.validation {
+        Some(load) => Ok((spec.columns(), load)),
+        None => anyhow::bail!("{file_type} files have no file-level validation"),
     }
 }
 
@@ -67,9 +62,9 @@ pub fn check_and_stage(
     delimiter: u8,
     stop: &AtomicBool,
 ) -> anyhow::Result<Checked> {
-    let (columns, _, uei_source) = award_target(file_type)?;
+    let (columns, load) = award_target(file_type)?;
     let key_at = columns.iter().position(|c| c.source == "unique_award_key");
-    let uei_at = columns.iter().position(|c| c.source == uei_source);
+    let uei_at = columns.iter().position(|c| c.source == load.uei_source);
     let (Some(key_at), Some(uei_at)) = (key_at, uei_at) else {
         anyhow::bail!("the {file_type} layout lacks its award key columns");
     };
@@ -163,11 +158,11 @@ pub fn check_and_stage(
 pub fn replace_award_rows(
     tx: &Transaction<'_>,
     file_type: FileType,
-    submission_id: i64,
+    submission_id: SubmissionId,
     valid: bool,
 ) -> anyhow::Result<()> {
-    let (_, table, _) = award_target(file_type)?;
-    // The table name comes from the match above, never from input.
+    let table = award_target(file_type)?.1.table;
+    // The table name comes from the file type's spec, never from input.
     tx.execute(
         &format!("DELETE FROM {table} WHERE submission_id = ?1"),
         [submission_id],

@@ -96,9 +96,11 @@ fn token_prints_a_session_token_for_a_user() {
     );
     let token = String::from_utf8(out.stdout).unwrap();
     let secret = std::fs::read_to_string(dir.path().join("secret.key")).unwrap();
-    let claims =
-        broker_lite::auth::decode_token(&broker_lite::config::Secret::new(secret), token.trim())
-            .unwrap();
+    let claims = broker_lite::auth::decode_token(
+        &broker_lite::base::config::Secret::new(secret),
+        token.trim(),
+    )
+    .unwrap();
     assert_eq!(claims.sub, "42");
     assert!(claims.exp - claims.iat == 120);
     let out = broker(&["token", "--user", "nobody@x"], dir.path());
@@ -284,7 +286,7 @@ fn synth_data_generates_a_d1_with_every_kind_of_value() {
             "{row:?}"
         );
         assert_eq!(
-            broker_lite::pgtext::numeric(&row[obligation]).as_deref(),
+            broker_lite::base::pgtext::numeric(&row[obligation]).as_deref(),
             Some(row[obligation].as_str())
         );
     }

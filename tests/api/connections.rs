@@ -185,7 +185,7 @@ fn keep_alive_pipelining_chunked_bodies_and_upgrade_requests_are_plain_http() {
     assert!(text.contains("Login successful"));
 }
 
-fn slow_config(c: &mut broker_lite::config::Config) {
+fn slow_config(c: &mut broker_lite::base::config::Config) {
     c.http.idle_timeout = Duration::from_secs(1);
     c.http.header_timeout = Duration::from_secs(1);
     c.http.body_timeout = Duration::from_secs(1);

@@ -54,9 +54,13 @@ fn big_data_dir() -> tempfile::TempDir {
 }
 
 fn token() -> String {
-    broker_lite::auth::mint_token(&broker_lite::config::Secret::new(SECRET), 2, 600)
-        .unwrap()
-        .0
+    broker_lite::auth::mint_token(
+        &broker_lite::base::config::Secret::new(SECRET),
+        broker_lite::base::ids::UserId(2),
+        600,
+    )
+    .unwrap()
+    .0
 }
 
 /// Starts the D1 generation of submission 10 and waits until it runs.
@@ -220,7 +224,7 @@ fn a_server_killed_during_a_download_serves_the_file_after_restart() {
     let path = dir.path().join("files").join(key);
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(&path, &bytes).unwrap();
-    let expires = broker_lite::storage::local::unix_now() + 600;
+    let expires = broker_lite::base::util::unix_now() + 600;
     let signature = broker_lite::storage::links::LinkSigner::new(SECRET).sign(key, expires);
     let target = format!("/v1/files/{key}?expires={expires}&signature={signature}");
 

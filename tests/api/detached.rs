@@ -1,7 +1,8 @@
 //! Detached D1/D2 generation over HTTP.
 
 use crate::helpers::{TestApp, assert_error, link_path, rows_of};
-use broker_lite::columns::layouts;
+use broker_lite::base::domain::FileType;
+use broker_lite::files::spec;
 use serde_json::{Value, json};
 
 fn d1(agency: &str) -> Value {
@@ -108,7 +109,11 @@ fn a_detached_d1_is_generated_for_any_logged_in_user() {
     );
     let file = app.download(&status);
     let rows = rows_of(&file.body, b',');
-    let expected: Vec<String> = layouts().d1.iter().map(|c| c.header.clone()).collect();
+    let expected: Vec<String> = spec(FileType::D1)
+        .columns()
+        .iter()
+        .map(|c| c.header.clone())
+        .collect();
     assert_eq!(rows[0], expected);
     let keys: Vec<&str> = rows[1..].iter().map(|r| r[1].as_str()).collect();
     assert_eq!(keys, ["CONT_K1", "CONT_K2"]);
@@ -139,8 +144,8 @@ fn element_numbers_change_the_d1_header() {
     let job_id = generate(&app, body)["job_id"].clone();
     app.run_pending_jobs();
     let rows = rows_of(&app.download(&check(&app, &job_id)).body, b',');
-    let expected: Vec<String> = layouts()
-        .d1
+    let expected: Vec<String> = spec(FileType::D1)
+        .columns()
         .iter()
         .map(|c| c.header_with_element_number.clone().unwrap())
         .collect();

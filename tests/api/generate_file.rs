@@ -2,7 +2,8 @@
 //! type, the cache, and the submission side effects, over HTTP.
 
 use crate::helpers::{TestApp, assert_error, generate_and_finish, link_path, rows_of};
-use broker_lite::columns::layouts;
+use broker_lite::base::domain::FileType;
+use broker_lite::files::spec;
 use serde_json::{Value, json};
 
 const DENIED: &str = "User does not have permission to access that submission";
@@ -19,7 +20,7 @@ fn column(rows: &[Vec<String>], header: &str) -> Vec<String> {
     rows[1..].iter().map(|r| r[at].clone()).collect()
 }
 
-fn headers(layout: &[broker_lite::columns::Column]) -> Vec<String> {
+fn headers(layout: &[broker_lite::files::Column]) -> Vec<String> {
     layout.iter().map(|c| c.header.clone()).collect()
 }
 
@@ -212,7 +213,7 @@ fn a_d1_file_is_generated_downloaded_and_validated() {
     assert_eq!(file.status, 200);
     assert_eq!(status["size"].as_u64(), Some(file.body.len() as u64));
     let rows = rows_of(&file.body, b',');
-    assert_eq!(rows[0], headers(&layouts().d1));
+    assert_eq!(rows[0], headers(spec(FileType::D1).columns()));
     assert_eq!(column(&rows, "PrimeAwardUniqueKey"), ["CONT_K1", "CONT_K2"]);
     assert_eq!(column(&rows, "ActionDate"), ["20191001", "20191231"]);
     assert_eq!(
@@ -299,7 +300,7 @@ fn d2_keeps_only_active_rows_in_range() {
         json!({"submission_id": 10, "file_type": "D2", "start": "10/01/2019", "end": "12/31/2019"});
     let status = generate_and_finish(&app, body, 2);
     let rows = rows_of(&app.download(&status).body, b',');
-    assert_eq!(rows[0], headers(&layouts().d2));
+    assert_eq!(rows[0], headers(spec(FileType::D2).columns()));
     assert_eq!(column(&rows, "PrimeAwardUniqueKey"), ["ASST_F1"]);
     assert_eq!(column(&rows, "ActionDate"), ["20191005"]);
     assert_eq!(column(&rows, "LastModifiedDate"), ["20191202"]);
@@ -313,7 +314,7 @@ fn an_empty_result_still_has_its_header_row() {
     let status = generate_and_finish(&app, body, 4);
     let file = app.download(&status);
     let rows = rows_of(&file.body, b',');
-    assert_eq!(rows, vec![headers(&layouts().d1)]);
+    assert_eq!(rows, vec![headers(spec(FileType::D1).columns())]);
     assert_eq!(app.job_status(1002), "finished");
 }
 
@@ -340,7 +341,7 @@ fn e_lists_the_latest_sam_row_of_each_recipient() {
             .contains("/v1/files/10/SubID-10_File-E_FY20Q1_")
     );
     let rows = rows_of(&app.download(&status).body, b',');
-    assert_eq!(rows[0], headers(&layouts().e));
+    assert_eq!(rows[0], headers(spec(FileType::E).columns()));
     assert_eq!(column(&rows, "AwardeeOrRecipientUEI"), ["UEI1", "UEI3"]);
     assert_eq!(
         column(&rows, "AwardeeOrRecipientLegalEntityName"),
@@ -354,7 +355,7 @@ fn f_lists_sub_contracts_of_d1_awards_and_sub_grants_of_d2_awards() {
     with_d_files(&app);
     let status = generate_and_finish(&app, json!({"submission_id": 10, "file_type": "F"}), 4);
     let rows = rows_of(&app.download(&status).body, b',');
-    assert_eq!(rows[0], headers(&layouts().f));
+    assert_eq!(rows[0], headers(spec(FileType::F).columns()));
     assert_eq!(column(&rows, "PrimeAwardUniqueKey"), ["CONT_K1", "ASST_F1"]);
     assert_eq!(column(&rows, "SubAwardNumber"), ["SC-1", "SG-1"]);
 }

@@ -2,8 +2,8 @@
 //! small raw HTTP client (raw so that tests control every byte of the path).
 
 use broker_lite::app::{App, RunningApp};
-use broker_lite::config::{Config, Secret};
-use broker_lite::fixtures::{self, FixtureSource};
+use broker_lite::base::config::{Config, Secret};
+use broker_lite::tools::fixtures::{self, FixtureSource};
 use broker_lite::worker::Worker;
 use rusqlite::Connection;
 use std::io::{Read, Write};
@@ -136,9 +136,13 @@ impl TestApp {
 
     /// A valid session token for a user, minted with the server's secret.
     pub fn token_for(&self, user_id: i64) -> String {
-        broker_lite::auth::mint_token(&Secret::new(SECRET), user_id, 3600)
-            .unwrap()
-            .0
+        broker_lite::auth::mint_token(
+            &Secret::new(SECRET),
+            broker_lite::base::ids::UserId(user_id),
+            3600,
+        )
+        .unwrap()
+        .0
     }
 
     pub fn request(

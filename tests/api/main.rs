@@ -16,3 +16,4 @@ mod login;
 mod race;
 mod s3;
 mod schemathesis;
+mod upgrade;

@@ -142,10 +142,13 @@ fn back_to_back_requests_with_real_workers_always_end_with_the_last_one() {
         &["--workers", "2"],
         &[("BROKER_SECRET_KEY", SECRET)],
     );
-    let token =
-        broker_lite::auth::mint_token(&broker_lite::config::Secret::new(SECRET), WRITER, 600)
-            .unwrap()
-            .0;
+    let token = broker_lite::auth::mint_token(
+        &broker_lite::base::config::Secret::new(SECRET),
+        broker_lite::base::ids::UserId(WRITER),
+        600,
+    )
+    .unwrap()
+    .0;
     let headers = [
         ("x-session-id", token.as_str()),
         ("Content-Type", "application/json"),

@@ -6,7 +6,7 @@ use crate::helpers::{
     HttpResponse, SECRET, Served, TestApp, fixture_path, generate_and_finish, load_fixtures,
     raw_request,
 };
-use broker_lite::config::{S3Settings, Secret, StorageKind};
+use broker_lite::base::config::{S3Settings, Secret, StorageKind};
 use serde_json::json;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -295,9 +295,10 @@ fn a_wrong_secret_key_fails_the_job_and_never_reaches_the_log() {
         &envs,
     );
     let addr = server.addr;
-    let token = broker_lite::auth::mint_token(&Secret::new(SECRET), 2, 600)
-        .unwrap()
-        .0;
+    let token =
+        broker_lite::auth::mint_token(&Secret::new(SECRET), broker_lite::base::ids::UserId(2), 600)
+            .unwrap()
+            .0;
     let headers = [
         ("x-session-id", token.as_str()),
         ("Content-Type", "application/json"),
@@ -404,9 +405,10 @@ fn an_unreachable_bucket_at_start_is_logged_and_statuses_still_answer() {
         ("AWS_SECRET_ACCESS_KEY", SECRET_KEY),
     ];
     let server = Served::start(dir.path(), &["--storage", "s3"], &envs);
-    let token = broker_lite::auth::mint_token(&Secret::new(SECRET), 2, 600)
-        .unwrap()
-        .0;
+    let token =
+        broker_lite::auth::mint_token(&Secret::new(SECRET), broker_lite::base::ids::UserId(2), 600)
+            .unwrap()
+            .0;
     let target = "/v1/check_generation_status/?submission_id=10&file_type=E";
     let status = raw_request(server.addr, "GET", target, &[("x-session-id", &token)], b"");
     assert_eq!(status.status, 200, "{}", status.text());

@@ -18,9 +18,13 @@ fn schemathesis_finds_no_failures_against_the_demo() {
     let dir = tempfile::tempdir().unwrap();
     let server = Served::start(dir.path(), &["--demo"], &[("BROKER_SECRET_KEY", SECRET)]);
     // The demo's website admin (user 1) sees every submission.
-    let token = broker_lite::auth::mint_token(&broker_lite::config::Secret::new(SECRET), 1, 3600)
-        .unwrap()
-        .0;
+    let token = broker_lite::auth::mint_token(
+        &broker_lite::base::config::Secret::new(SECRET),
+        broker_lite::base::ids::UserId(1),
+        3600,
+    )
+    .unwrap()
+    .0;
     let spec = concat!(env!("CARGO_MANIFEST_DIR"), "/openapi.json");
     let run = Command::new("schemathesis")
         .args(["run", spec, "--url", &format!("http://{}", server.addr)])

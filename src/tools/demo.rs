@@ -1,30 +1,30 @@
 //! `serve --demo`: the demo fixture and the files its finished jobs point to,
 //! embedded so that one command gives a newcomer a working system.
 
-use crate::fixtures::{self, FixtureSource};
+use super::fixtures::{self, FixtureSource};
 use crate::storage::FileStore;
 use anyhow::Context;
 use rusqlite::Connection;
 use std::path::Path;
 
 /// `fixtures/demo.json`.
-pub const DEMO_JSON: &str = include_str!("../fixtures/demo.json");
+pub const DEMO_JSON: &str = include_str!("../../fixtures/demo.json");
 
 /// Storage key and bytes of each file a finished demo job names.
 pub const DEMO_FILES: &[(&str, &[u8])] = &[
     (
         "1/SubID-1_File-D1_FY20Q1_20191001_20191231_awarding_1576854245.csv",
         include_bytes!(
-            "../fixtures/demo_files/1/SubID-1_File-D1_FY20Q1_20191001_20191231_awarding_1576854245.csv"
+            "../../fixtures/demo_files/1/SubID-1_File-D1_FY20Q1_20191001_20191231_awarding_1576854245.csv"
         ),
     ),
     (
         "1/SubID-1_File-E_FY20Q1_1576854245.csv",
-        include_bytes!("../fixtures/demo_files/1/SubID-1_File-E_FY20Q1_1576854245.csv"),
+        include_bytes!("../../fixtures/demo_files/1/SubID-1_File-E_FY20Q1_1576854245.csv"),
     ),
     (
         "3/SubID-3_File-F_FY20Q1_1576854245.csv",
-        include_bytes!("../fixtures/demo_files/3/SubID-3_File-F_FY20Q1_1576854245.csv"),
+        include_bytes!("../../fixtures/demo_files/3/SubID-3_File-F_FY20Q1_1576854245.csv"),
     ),
 ];
 

@@ -1,16 +1,17 @@
 //! The one error type handlers return, and its conversion to a response.
 
+use super::messages;
 use rouille::Response;
 
 /// Fallback message for 500 answers; the cause is logged, never sent.
-pub const INTERNAL_MESSAGE: &str = "An internal error occurred";
+pub const INTERNAL_MESSAGE: &str = messages::INTERNAL_ERROR;
 
 /// What a handler can fail with. Each variant maps to one HTTP status.
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
     #[error("{0}")]
     BadRequest(String),
-    #[error("Login Required")]
+    #[error("{}", messages::LOGIN_REQUIRED)]
     Unauthorized,
     #[error("{0}")]
     Forbidden(String),
@@ -34,7 +35,7 @@ impl AppError {
 
     /// The 403 every permission check answers with.
     pub fn no_permission() -> Self {
-        AppError::Forbidden("User does not have permission to access that submission".into())
+        AppError::Forbidden(messages::NO_PERMISSION.into())
     }
 
     pub fn status(&self) -> u16 {

@@ -1,13 +1,16 @@
 //! Local login and the session routes: `/v1/login/`, `/v1/logout/`,
 //! `/v1/session/`, `/v1/active_user/`.
 
-use super::read_params;
-use crate::app::AppState;
-use crate::auth::password::Verdict;
-use crate::auth::{self, CurrentUser};
-use crate::config::SESSION_TTL_SECS;
+use super::guard::{request_token, require_user};
+use super::params::read_params;
+use crate::access::CurrentUser;
+use crate::auth::{self, password::Verdict};
+use crate::base::config::SESSION_TTL_SECS;
+use crate::base::error::{AppError, message_response};
+use crate::base::ids::UserId;
+use crate::base::messages;
 use crate::db::{tokens, users};
-use crate::error::{AppError, message_response};
+use crate::state::AppState;
 use rouille::{Request, Response};
 use serde::Serialize;
 use serde_json::Value;
@@ -22,7 +25,7 @@ struct AffiliationView {
 /// The user fields of the login and active-user answers.
 #[derive(Serialize)]
 struct UserView {
-    user_id: i64,
+    user_id: UserId,
     name: Option<String>,
     title: Option<String>,
     website_admin: bool,
@@ -58,18 +61,14 @@ fn string_field<'a>(
     name: &str,
 ) -> Result<&'a str, AppError> {
     match params.get(name) {
-        None | Some(Value::Null) => Err(AppError::bad_request(format!(
-            "{name}: Missing data for required field."
-        ))),
+        None | Some(Value::Null) => Err(AppError::bad_request(messages::missing_field(name))),
         Some(Value::String(s)) => Ok(s),
-        Some(_) => Err(AppError::bad_request(format!(
-            "{name}: Not a valid string."
-        ))),
+        Some(_) => Err(AppError::bad_request(messages::not_a_string(name))),
     }
 }
 
 /// The broker's answer to any refused login.
-const REFUSED: &str = "Invalid username or password";
+const REFUSED: &str = messages::INVALID_LOGIN;
 
 /// `POST /v1/login/`: checks the password and answers with a session token.
 /// After repeated failures the account and the address are locked for a
@@ -95,8 +94,7 @@ pub fn login(req: &Request, st: &AppState) -> Result<Response, AppError> {
     let verdict = st.passwords.verify(hash, password);
     if verdict == Verdict::Busy {
         return Ok(
-            message_response(503, "Too many logins at once; try again shortly")
-                .with_unique_header("Retry-After", "1"),
+            message_response(503, messages::LOGINS_BUSY).with_unique_header("Retry-After", "1")
         );
     }
     let Some(user) = user.filter(|_| verdict == Verdict::Match) else {
@@ -107,7 +105,7 @@ pub fn login(req: &Request, st: &AppState) -> Result<Response, AppError> {
     let affiliations = users::find_affiliations(&*st.pool.get()?, user.user_id)?;
     let (token, _) = auth::mint_token(&st.config.secret, user.user_id, SESSION_TTL_SECS)?;
     let body = LoginResponse {
-        message: "Login successful",
+        message: messages::LOGIN_SUCCESSFUL,
         user: user_view(&user, &affiliations),
         session_id: token.clone(),
     };
@@ -116,18 +114,18 @@ pub fn login(req: &Request, st: &AppState) -> Result<Response, AppError> {
 
 /// `POST /v1/logout/`: revokes the token the request carries, if any.
 pub fn logout(req: &Request, st: &AppState) -> Result<Response, AppError> {
-    if let Some(claims) = auth::request_token(req).and_then(|t| st.session_keys.decode(t).ok()) {
+    if let Some(claims) = request_token(req).and_then(|t| st.session_keys.decode(t).ok()) {
         let now = jsonwebtoken::get_current_timestamp();
         tokens::revoke(&*st.pool.get()?, &claims.jti, claims.exp, now)?;
     }
     Ok(Response::json(
-        &serde_json::json!({ "message": "Logout successful" }),
+        &serde_json::json!({ "message": messages::LOGOUT_SUCCESSFUL }),
     ))
 }
 
 /// `GET /v1/session/`: whether the request carries a valid session.
 pub fn session(req: &Request, st: &AppState) -> Result<Response, AppError> {
-    let status = match auth::require_user(req, st) {
+    let status = match require_user(req, st) {
         Ok(_) => "True",
         Err(AppError::Unauthorized) => "False",
         Err(other) => return Err(other),
@@ -139,6 +137,6 @@ pub fn session(req: &Request, st: &AppState) -> Result<Response, AppError> {
 pub fn active_user(req: &Request, st: &AppState) -> Result<Response, AppError> {
     let CurrentUser {
         user, affiliations, ..
-    } = auth::require_user(req, st)?;
+    } = require_user(req, st)?;
     Ok(Response::json(&user_view(&user, &affiliations)))
 }

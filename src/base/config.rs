@@ -14,6 +14,8 @@ pub const DEFAULT_URL_TTL: u64 = 60;
 pub const DEFAULT_WORKERS: usize = 2;
 /// Default `--listen`.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+/// Default `--retry-backoff`: first retry delay of a failed generation.
+pub const DEFAULT_RETRY_BACKOFF_SECS: u64 = 5;
 /// Default `--data-dir`.
 pub const DEFAULT_DATA_DIR: &str = "./broker-data";
 /// Lifetime of a session token from `/v1/login/` (and the `token` default).
@@ -129,12 +131,17 @@ pub struct Config {
     pub retry_backoff_secs: u64,
 }
 
+/// The database of a data dir when `--db` is not given.
+pub fn default_db_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("broker.db")
+}
+
 impl Config {
     /// Defaults for a data dir with local storage, given the secret.
     pub fn local(data_dir: &Path, secret: Secret) -> Config {
         Config {
             data_dir: data_dir.to_path_buf(),
-            db_path: data_dir.join("broker.db"),
+            db_path: default_db_path(data_dir),
             listen: DEFAULT_LISTEN.into(),
             public_url: None,
             storage: StorageKind::Local,
@@ -145,7 +152,7 @@ impl Config {
             secret,
             http: HttpLimits::default(),
             run_workers: true,
-            retry_backoff_secs: 5,
+            retry_backoff_secs: DEFAULT_RETRY_BACKOFF_SECS,
         }
     }
 

@@ -1,13 +1,15 @@
-//! Streams rows from SQLite into a CSV or pipe-delimited file: one row in
-//! memory at a time, buffered output, no allocation per field.
+//! Streams a file's rows from SQLite into a CSV or pipe-delimited file: one
+//! row in memory at a time, buffered output, no allocation per field. The
+//! query comes from the file type's `Source`.
 
 use super::Failure;
 use super::pgcsv::PgCsv;
-use crate::columns::{Column, layouts};
-use crate::db::generation::DRequest;
-use crate::domain::FileType;
-use crate::pgtext;
-use crate::timefmt::{format_iso_date, parse_iso_date};
+use crate::base::ids::SubmissionId;
+use crate::base::pgtext;
+use crate::base::timefmt::{format_iso_date, parse_iso_date};
+use crate::db::file_generation::GenerationRequest;
+use crate::files::layouts::Column;
+use crate::files::spec::{FileSpec, Source};
 use anyhow::Context;
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, Params};
@@ -23,6 +25,13 @@ pub struct Written {
     pub bytes: i64,
 }
 
+/// Which rows a file holds: a cached request's, or a submission's.
+#[derive(Debug, Clone, Copy)]
+pub enum Scope<'a> {
+    Request(&'a GenerationRequest),
+    Submission(SubmissionId),
+}
+
 fn select_list(alias: &str, columns: &[Column]) -> String {
     // Column names come from the embedded DAIMS layouts, never from a request.
     columns
@@ -32,116 +41,99 @@ fn select_list(alias: &str, columns: &[Column]) -> String {
         .join(", ")
 }
 
-/// The D1 or D2 file of a request.
-pub fn write_d(
+/// Writes the file of `spec` for `scope` to `path`.
+pub fn write_file(
     conn: &Connection,
-    req: &DRequest,
+    spec: &FileSpec,
+    scope: Scope<'_>,
     path: &Path,
     stop: &AtomicBool,
 ) -> anyhow::Result<Written> {
-    let l = layouts();
-    let (table, columns, order, active) = match req.file_type {
-        FileType::D1 => (
-            "detached_award_procurement",
-            &l.d1,
-            "detached_award_procurement_id",
-            "",
-        ),
-        _ => (
-            "published_fabs",
-            &l.d2,
-            "published_fabs_id",
-            " AND t.is_active = 1",
-        ),
-    };
-    let agency_column = format!("{}_agency_code", req.agency_type);
-    // Action dates may be timestamps: a row dated on the end date at any
-    // time of day is in, so the range ends before the next day.
-    let sql = format!(
-        "SELECT {} FROM {table} t
-         WHERE t.{agency_column} = ?1 AND t.action_date >= ?2 AND t.action_date < ?3{active}
-         ORDER BY t.action_date, t.{order}",
-        select_list("t", columns)
-    );
-    let headers: Vec<&str> = columns
-        .iter()
-        .map(
-            |c| match (&c.header_with_element_number, req.element_numbers) {
-                (Some(numbered), true) => numbered.as_str(),
-                _ => c.header.as_str(),
+    let columns = spec.columns();
+    match (spec.source, scope) {
+        (
+            Source::AgencyDateRange {
+                table,
+                id_column,
+                active_only,
             },
-        )
-        .collect();
-    let day_after_end = parse_iso_date(&req.end)
-        .and_then(|d| d.next_day())
-        .map(format_iso_date)
-        .ok_or_else(|| anyhow::anyhow!("bad end date {:?}", req.end))?;
-    let params = (&req.agency_code, &req.start, &day_after_end);
-    write_rows(
-        conn,
-        &sql,
-        params,
-        columns,
-        &headers,
-        Target {
-            delimiter: req.file_format.delimiter(),
-            path,
-            stop,
-        },
-    )
+            Scope::Request(req),
+        ) => {
+            let agency_column = format!("{}_agency_code", req.agency_type);
+            let active = if active_only {
+                " AND t.is_active = 1"
+            } else {
+                ""
+            };
+            // Action dates may be timestamps: a row dated on the end date at any
+            // time of day is in, so the range ends before the next day.
+            let sql = format!(
+                "SELECT {} FROM {table} t
+                 WHERE t.{agency_column} = ?1 AND t.action_date >= ?2 AND t.action_date < ?3{active}
+                 ORDER BY t.action_date, t.{id_column}",
+                select_list("t", columns)
+            );
+            let headers: Vec<&str> = columns
+                .iter()
+                .map(
+                    |c| match (&c.header_with_element_number, req.element_numbers) {
+                        (Some(numbered), true) => numbered.as_str(),
+                        _ => c.header.as_str(),
+                    },
+                )
+                .collect();
+            let day_after_end = parse_iso_date(&req.end)
+                .and_then(|d| d.next_day())
+                .map(format_iso_date)
+                .ok_or_else(|| anyhow::anyhow!("bad end date {:?}", req.end))?;
+            let params = (&req.agency_code, &req.start, &day_after_end);
+            let target = Target {
+                delimiter: req.file_format.delimiter(),
+                path,
+                stop,
+            };
+            write_rows(conn, &sql, params, columns, &headers, target)
+        }
+        (Source::SubmissionRecipients, Scope::Submission(submission_id)) => {
+            let sql = format!(
+                "WITH ueis AS (
+                     SELECT awardee_or_recipient_uei AS uei FROM award_procurement
+                      WHERE submission_id = ?1 AND awardee_or_recipient_uei IS NOT NULL
+                     UNION
+                     SELECT awardee_or_recipient_uei FROM award_financial_assistance
+                      WHERE submission_id = ?1 AND awardee_or_recipient_uei IS NOT NULL)
+                 SELECT {} FROM ueis u
+                 JOIN sam_recipient s ON s.sam_recipient_id =
+                     (SELECT MAX(sam_recipient_id) FROM sam_recipient WHERE uei = u.uei)
+                 ORDER BY u.uei",
+                select_list("s", columns)
+            );
+            write_submission_csv(conn, &sql, submission_id, columns, path, stop)
+        }
+        (Source::SubmissionSubawards, Scope::Submission(submission_id)) => {
+            let sql = format!(
+                "SELECT {} FROM subaward s
+                 WHERE (s.subaward_type = 'sub-contract' AND s.unique_award_key IN
+                         (SELECT unique_award_key FROM award_procurement WHERE submission_id = ?1))
+                    OR (s.subaward_type = 'sub-grant' AND s.unique_award_key IN
+                         (SELECT unique_award_key FROM award_financial_assistance WHERE submission_id = ?1))
+                 ORDER BY s.subaward_id",
+                select_list("s", columns)
+            );
+            write_submission_csv(conn, &sql, submission_id, columns, path, stop)
+        }
+        (source, scope) => anyhow::bail!(
+            "a {} file ({source:?}) cannot be written for {scope:?}",
+            spec.file_type
+        ),
+    }
 }
 
-/// The E file of a submission: the latest SAM row of each recipient UEI of
-/// its D1 and D2 award rows.
-pub fn write_e(
-    conn: &Connection,
-    submission_id: i64,
-    path: &Path,
-    stop: &AtomicBool,
-) -> anyhow::Result<Written> {
-    let columns = &layouts().e;
-    let sql = format!(
-        "WITH ueis AS (
-             SELECT awardee_or_recipient_uei AS uei FROM award_procurement
-              WHERE submission_id = ?1 AND awardee_or_recipient_uei IS NOT NULL
-             UNION
-             SELECT awardee_or_recipient_uei FROM award_financial_assistance
-              WHERE submission_id = ?1 AND awardee_or_recipient_uei IS NOT NULL)
-         SELECT {} FROM ueis u
-         JOIN sam_recipient s ON s.sam_recipient_id =
-             (SELECT MAX(sam_recipient_id) FROM sam_recipient WHERE uei = u.uei)
-         ORDER BY u.uei",
-        select_list("s", columns)
-    );
-    write_submission_csv(conn, &sql, submission_id, columns, path, stop)
-}
-
-/// The F file of a submission: sub-contracts of its D1 awards and sub-grants
-/// of its D2 awards.
-pub fn write_f(
-    conn: &Connection,
-    submission_id: i64,
-    path: &Path,
-    stop: &AtomicBool,
-) -> anyhow::Result<Written> {
-    let columns = &layouts().f;
-    let sql = format!(
-        "SELECT {} FROM subaward s
-         WHERE (s.subaward_type = 'sub-contract' AND s.unique_award_key IN
-                 (SELECT unique_award_key FROM award_procurement WHERE submission_id = ?1))
-            OR (s.subaward_type = 'sub-grant' AND s.unique_award_key IN
-                 (SELECT unique_award_key FROM award_financial_assistance WHERE submission_id = ?1))
-         ORDER BY s.subaward_id",
-        select_list("s", columns)
-    );
-    write_submission_csv(conn, &sql, submission_id, columns, path, stop)
-}
-
-/// An E or F file: a query on the submission id, the layout's headers, CSV.
+/// A file of a submission: a query on the submission id, the layout's headers, CSV.
 fn write_submission_csv(
     conn: &Connection,
     sql: &str,
-    submission_id: i64,
+    submission_id: SubmissionId,
     columns: &[Column],
     path: &Path,
     stop: &AtomicBool,
@@ -235,11 +227,12 @@ fn write_rows(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::base::domain::{AgencyType, FileFormat, FileType};
     use crate::db::in_memory;
-    use crate::domain::{AgencyType, FileFormat};
+    use crate::files::spec;
 
-    fn request(format: FileFormat) -> DRequest {
-        DRequest {
+    fn request(format: FileFormat) -> GenerationRequest {
+        GenerationRequest {
             file_type: FileType::D1,
             start: "2020-01-01".into(),
             end: "2020-01-31".into(),
@@ -265,9 +258,12 @@ next line'),
         .unwrap();
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("d1.csv");
-        let written = write_d(
+        let csv = request(FileFormat::Csv);
+        let d1 = spec(FileType::D1);
+        let written = write_file(
             &conn,
-            &request(FileFormat::Csv),
+            d1,
+            Scope::Request(&csv),
             &path,
             &AtomicBool::new(false),
         )
@@ -289,13 +285,26 @@ next line'),
         assert!(!text.contains("2020-01-31"));
 
         let txt = dir.path().join("d1.txt");
-        write_d(
+        let pipes = request(FileFormat::Txt);
+        write_file(
             &conn,
-            &request(FileFormat::Txt),
+            d1,
+            Scope::Request(&pipes),
             &txt,
             &AtomicBool::new(false),
         )
         .unwrap();
+        assert!(
+            write_file(
+                &conn,
+                d1,
+                Scope::Submission(SubmissionId(1)),
+                &txt,
+                &AtomicBool::new(false)
+            )
+            .is_err(),
+            "a D1 file is made for a request, not a submission"
+        );
         let text = std::fs::read_to_string(&txt).unwrap();
         assert!(text.starts_with("ContractTransactionUniqueKey|PrimeAwardUniqueKey|PIID|"));
         assert!(text.contains("k4||\"P|4\"|"));

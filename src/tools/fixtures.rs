@@ -3,9 +3,9 @@
 //! nothing is loaded.
 
 use crate::auth::hash_password;
+use crate::base::pgtext;
+use crate::base::timefmt::{normalize_timestamp, now_timestamp, parse_iso_date};
 use crate::db::value_kinds::{SOURCE_TABLES, numeric_kind};
-use crate::pgtext;
-use crate::timefmt::{normalize_timestamp, now_timestamp, parse_iso_date};
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, TransactionBehavior, params_from_iter};
 use serde_json::Value;

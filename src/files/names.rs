@@ -1,8 +1,10 @@
-//! File names of generated files, as the broker names them.
+//! File names of generated files, as the broker names them, by the file
+//! type's `Naming`.
 
-use crate::db::generation::DRequest;
+use super::spec::{Naming, spec};
+use crate::base::domain::FileType;
+use crate::db::file_generation::GenerationRequest;
 use crate::db::submissions::Submission;
-use crate::domain::FileType;
 
 /// `FY{yy}Q{n}` for quarterly submissions, `FY{yy}P{mm}` for monthly ones
 /// (`P01-P02` for periods 1 and 2, which the broker reports together).
@@ -18,9 +20,9 @@ pub fn fiscal_period(sub: &Submission) -> String {
     }
 }
 
-/// `{start}_{end}_{agency_type}_{unix_ts}.{ext}` of a D file, dates as
-/// `YYYYMMDD` (the request holds them as `YYYY-MM-DD`).
-fn d_file_tail(req: &DRequest, unix_ts: u64) -> String {
+/// `{start}_{end}_{agency_type}_{unix_ts}.{ext}`, dates as `YYYYMMDD` (the
+/// request holds them as `YYYY-MM-DD`).
+fn date_range_tail(req: &GenerationRequest, unix_ts: u64) -> String {
     format!(
         "{}_{}_{}_{unix_ts}.{}",
         req.start.replace('-', ""),
@@ -30,40 +32,43 @@ fn d_file_tail(req: &DRequest, unix_ts: u64) -> String {
     )
 }
 
-/// A D1/D2 file generated for a submission.
-pub fn submission_d_file(sub: &Submission, req: &DRequest, unix_ts: u64) -> String {
-    format!(
-        "SubID-{}_File-{}_{}_{}",
-        sub.submission_id,
-        req.file_type,
-        fiscal_period(sub),
-        d_file_tail(req, unix_ts)
-    )
-}
-
-/// A detached D1/D2 file.
-pub fn detached_d_file(req: &DRequest, unix_ts: u64) -> String {
-    format!("File-{}_{}", req.file_type, d_file_tail(req, unix_ts))
-}
-
-/// An E or F file generated for a submission.
-pub fn submission_ef_file(sub: &Submission, file_type: FileType, unix_ts: u64) -> String {
-    format!(
-        "SubID-{}_File-{file_type}_{}_{unix_ts}.csv",
-        sub.submission_id,
-        fiscal_period(sub)
-    )
+/// The name of a file generated for a submission (`sub`) or detached
+/// (`None`); `req` is the generation request of a date-range file.
+pub fn file_name(
+    file_type: FileType,
+    sub: Option<&Submission>,
+    req: Option<&GenerationRequest>,
+    unix_ts: u64,
+) -> anyhow::Result<String> {
+    let prefix = match sub {
+        Some(sub) => format!(
+            "SubID-{}_File-{file_type}_{}",
+            sub.submission_id,
+            fiscal_period(sub)
+        ),
+        None => format!("File-{file_type}"),
+    };
+    match (spec(file_type).naming, req, sub) {
+        (Naming::DateRange, Some(req), _) => {
+            Ok(format!("{prefix}_{}", date_range_tail(req, unix_ts)))
+        }
+        (Naming::SubmissionPeriod, _, Some(_)) => Ok(format!("{prefix}_{unix_ts}.csv")),
+        (naming, _, _) => {
+            anyhow::bail!("a {file_type} file ({naming:?}) cannot be named from this request")
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{AgencyType, FileFormat, PublishStatus};
+    use crate::base::domain::{AgencyType, FileFormat, PublishStatus};
+    use crate::base::ids::{SubmissionId, UserId};
 
     fn sub(quarter: bool, period: i64) -> Submission {
         Submission {
-            submission_id: 7,
-            user_id: None,
+            submission_id: SubmissionId(7),
+            user_id: None::<UserId>,
             cgac_code: None,
             frec_code: None,
             reporting_fiscal_year: Some(2020),
@@ -74,8 +79,12 @@ mod tests {
         }
     }
 
-    fn request(file_type: FileType, agency_type: AgencyType, file_format: FileFormat) -> DRequest {
-        DRequest {
+    fn request(
+        file_type: FileType,
+        agency_type: AgencyType,
+        file_format: FileFormat,
+    ) -> GenerationRequest {
+        GenerationRequest {
             file_type,
             start: "2019-10-01".into(),
             end: "2019-12-31".into(),
@@ -94,17 +103,19 @@ mod tests {
         assert_eq!(fiscal_period(&sub(false, 7)), "FY20P07");
         let d1 = request(FileType::D1, AgencyType::Awarding, FileFormat::Csv);
         assert_eq!(
-            submission_d_file(&sub(true, 3), &d1, 1577000000),
+            file_name(FileType::D1, Some(&sub(true, 3)), Some(&d1), 1577000000).unwrap(),
             "SubID-7_File-D1_FY20Q1_20191001_20191231_awarding_1577000000.csv"
         );
         assert_eq!(
-            submission_ef_file(&sub(false, 7), FileType::E, 5),
+            file_name(FileType::E, Some(&sub(false, 7)), None, 5).unwrap(),
             "SubID-7_File-E_FY20P07_5.csv"
         );
         let d2 = request(FileType::D2, AgencyType::Funding, FileFormat::Txt);
         assert_eq!(
-            detached_d_file(&d2, 9),
+            file_name(FileType::D2, None, Some(&d2), 9).unwrap(),
             "File-D2_20191001_20191231_funding_9.txt"
         );
+        assert!(file_name(FileType::E, None, None, 9).is_err());
+        assert!(file_name(FileType::D1, Some(&sub(true, 3)), None, 9).is_err());
     }
 }

@@ -4,10 +4,10 @@
 use std::fmt;
 
 macro_rules! named_enum {
-    ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub enum $name { $($variant),+ }
+        pub enum $name { $($(#[$vmeta])* $variant),+ }
 
         impl $name {
             pub const ALL: &'static [$name] = &[$($name::$variant),+];
@@ -58,6 +58,33 @@ named_enum!(
         D2 => "D2",
         E => "E",
         F => "F",
+    }
+);
+
+named_enum!(
+    /// What a queued task asks the worker to do (`generation_tasks.kind`).
+    /// The stored names predate other file types than D and E/F.
+    TaskKind {
+        /// Generate a cached file for a `file_generation` and every job waiting on it.
+        GenerateShared => "generate_d",
+        /// Generate one job's own file (not cached).
+        GenerateForJob => "generate_ef",
+        /// Copy a cached generation's file to a job.
+        Attach => "attach",
+        /// Run a submission file's file-level validation.
+        Validate => "validate",
+    }
+);
+
+named_enum!(
+    /// State of a queued task (`generation_tasks.state`).
+    TaskState {
+        Queued => "queued",
+        Running => "running",
+        Done => "done",
+        Failed => "failed",
+        /// A newer request for the same job replaced it before it ran.
+        Cancelled => "cancelled",
     }
 );
 
@@ -118,13 +145,6 @@ impl FileFormat {
     }
 }
 
-impl FileType {
-    /// D1 and D2 carry a date range and a validation job of their own.
-    pub fn is_d_file(self) -> bool {
-        matches!(self, FileType::D1 | FileType::D2)
-    }
-}
-
 impl Permission {
     /// Whether the level allows writing DABS submissions.
     pub fn can_write_dabs(self) -> bool {
@@ -132,18 +152,18 @@ impl Permission {
     }
 }
 
-/// Reads a named enum out of a SQLite text column.
+/// Reads a named enum out of a SQLite text column, by column name.
 pub fn column_enum<T>(
     row: &rusqlite::Row<'_>,
-    idx: usize,
+    column: &str,
     parse: fn(&str) -> Option<T>,
 ) -> rusqlite::Result<T> {
-    let text: String = row.get(idx)?;
+    let text: String = row.get(column)?;
     parse(&text).ok_or_else(|| {
         rusqlite::Error::FromSqlConversionFailure(
-            idx,
+            row.as_ref().column_index(column).unwrap_or(0),
             rusqlite::types::Type::Text,
-            format!("unexpected value {text:?}").into(),
+            format!("unexpected {column} {text:?}").into(),
         )
     })
 }

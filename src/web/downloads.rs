@@ -1,8 +1,8 @@
 //! `GET /v1/files/{key}`: downloads of local files through signed links.
 
-use super::Query;
-use crate::app::AppState;
-use crate::error::AppError;
+use super::params::Query;
+use crate::base::error::AppError;
+use crate::state::AppState;
 use crate::storage::is_safe_key;
 use crate::storage::links::LinkError;
 use percent_encoding::percent_decode_str;

@@ -1,8 +1,17 @@
-//! Who may do what to a submission, as the broker decides it.
+//! Tier 2: the logged-in user, and who may do what to a submission, as the
+//! broker decides it.
 
-use crate::auth::CurrentUser;
+use crate::auth::Claims;
 use crate::db::submissions::Submission;
-use crate::db::users::Affiliation;
+use crate::db::users::{Affiliation, User};
+
+/// A logged-in user with their affiliations.
+#[derive(Debug, Clone)]
+pub struct CurrentUser {
+    pub user: User,
+    pub affiliations: Vec<Affiliation>,
+    pub claims: Claims,
+}
 
 /// What a route wants to do with a submission.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,9 +46,8 @@ pub fn can(user: &CurrentUser, sub: &Submission, access: Access) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::auth::Claims;
-    use crate::db::users::User;
-    use crate::domain::{Permission, PublishStatus};
+    use crate::base::domain::{Permission, PublishStatus};
+    use crate::base::ids::{SubmissionId, UserId};
 
     fn user(
         id: i64,
@@ -48,7 +56,7 @@ mod tests {
     ) -> CurrentUser {
         CurrentUser {
             user: User {
-                user_id: id,
+                user_id: UserId(id),
                 email: format!("u{id}@x"),
                 name: None,
                 title: None,
@@ -76,8 +84,8 @@ mod tests {
 
     fn sub(owner: i64, cgac: Option<&str>, frec: Option<&str>) -> Submission {
         Submission {
-            submission_id: 1,
-            user_id: Some(owner),
+            submission_id: SubmissionId(1),
+            user_id: Some(UserId(owner)),
             cgac_code: cgac.map(String::from),
             frec_code: frec.map(String::from),
             reporting_fiscal_year: None,

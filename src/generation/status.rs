@@ -2,18 +2,18 @@
 //! (and, for D1/D2 in a submission, its validation job) to
 //! waiting/invalid/finished/failed, and the body the status routes answer.
 
+use crate::base::domain::{FileType, GenerationStatus, JobStatus};
+use crate::base::error::AppError;
+use crate::base::ids::{JobId, SubmissionId};
+use crate::base::messages::{
+    self, FILE_LEVEL_ERRORS, ROW_LEVEL_ERRORS, UPLOAD_FAILED_NO_MESSAGE, VALIDATION_INTERNAL_ERROR,
+};
+use crate::base::timefmt::iso_to_mdy;
 use crate::db::jobs::{self, Job};
-use crate::domain::{FileType, GenerationStatus, JobStatus, JobType};
-use crate::error::AppError;
+use crate::files::spec;
 use crate::storage::FileStore;
-use crate::timefmt::iso_to_mdy;
 use rusqlite::Connection;
 use serde::Serialize;
-
-pub const UPLOAD_FAILED_NO_MESSAGE: &str = "Upload job failed without error message";
-pub const ROW_LEVEL_ERRORS: &str = "Validation completed but row-level errors were found";
-pub const FILE_LEVEL_ERRORS: &str = "Generated file had file-level errors";
-pub const VALIDATION_INTERNAL_ERROR: &str = "Validation job had an internal error";
 
 /// What the mapping needs to know of a job.
 #[derive(Debug, Clone, Copy)]
@@ -82,7 +82,7 @@ pub fn map_generation_status(upload: JobState<'_>, validation: Option<JobState<'
 /// The body of `check_generation_status` (and of the routes that answer like it).
 #[derive(Debug, Serialize)]
 pub struct StatusResponse {
-    pub job_id: i64,
+    pub job_id: JobId,
     pub status: &'static str,
     pub file_type: &'static str,
     pub url: String,
@@ -126,8 +126,8 @@ pub fn status_response(
         _ => "#".to_string(),
     };
     let dates = |date: &Option<String>| {
-        file_type
-            .is_d_file()
+        spec(file_type)
+            .dated
             .then(|| date.as_deref().map(iso_to_mdy).unwrap_or_default())
     };
     Ok(StatusResponse {
@@ -146,36 +146,28 @@ pub fn status_response(
     })
 }
 
-/// The status of a submission's file: its upload job and, for D1/D2, the
-/// validation job that must exist beside it.
+/// The status of a submission's file: its upload job and, for a validated
+/// file type, the validation job that must exist beside it (read together).
 pub fn submission_file_status(
     conn: &Connection,
     storage: &dyn FileStore,
     url_ttl: u64,
-    submission_id: i64,
+    submission_id: SubmissionId,
     file_type: FileType,
 ) -> Result<StatusResponse, AppError> {
-    let upload = jobs::find_submission_job(conn, submission_id, file_type, JobType::FileUpload)?
-        .ok_or_else(|| {
-            AppError::DataFault(format!(
-                "The submission {submission_id} has no upload Job for file type {file_type}"
-            ))
-        })?;
-    let validation = if file_type.is_d_file() {
-        let found = jobs::find_submission_job(
-            conn,
-            submission_id,
-            file_type,
-            JobType::CsvRecordValidation,
-        )?;
-        Some(found.ok_or_else(|| {
-            AppError::DataFault(format!(
-                "The upload Job {} with submission_id {submission_id} is missing its validation Job",
-                upload.job_id
-            ))
-        })?)
-    } else {
-        None
+    let found = jobs::find_file_jobs(conn, submission_id, file_type)?;
+    let upload = found.upload.ok_or_else(|| {
+        AppError::DataFault(messages::missing_upload_job(submission_id, file_type))
+    })?;
+    let validation = match (spec(file_type).validation, found.validation) {
+        (None, _) => None,
+        (Some(_), Some(validation)) => Some(validation),
+        (Some(_), None) => {
+            return Err(AppError::DataFault(messages::missing_validation_job(
+                upload.job_id,
+                submission_id,
+            )));
+        }
     };
     status_response(
         conn,

@@ -5,8 +5,9 @@
 //! NULLs, FPDS timestamps as action dates).
 
 use crate::auth::hash_password;
-use crate::columns::layouts;
-use crate::timefmt::now_timestamp;
+use crate::base::domain::FileType;
+use crate::base::timefmt::now_timestamp;
+use crate::files::spec;
 use anyhow::Context;
 use rusqlite::{Connection, ToSql, TransactionBehavior, params_from_iter};
 use std::io::Write;
@@ -42,7 +43,7 @@ impl Rng {
 fn fy2020_date(rng: &mut Rng) -> String {
     let day = rng.below(366) as i64;
     let date = time::macros::date!(2019 - 10 - 01) + time::Duration::days(day);
-    crate::timefmt::format_iso_date(date)
+    crate::base::timefmt::format_iso_date(date)
 }
 
 /// A fiscal year 2020 date as FPDS sends it half of the time: a timestamp.
@@ -161,7 +162,6 @@ fn insert_sql(table: &str, columns: &[String]) -> String {
 /// per hundred and a subaward per ten, deterministically for a seed.
 pub fn synthesize(conn: &mut Connection, rows: u64, seed: u64) -> anyhow::Result<()> {
     reference_data(conn).context("cannot add the reference rows")?;
-    let l = layouts();
     let base = conn.query_row(
         "SELECT COALESCE(MAX(detached_award_procurement_id), 0) FROM detached_award_procurement",
         [],
@@ -170,23 +170,24 @@ pub fn synthesize(conn: &mut Connection, rows: u64, seed: u64) -> anyhow::Result
     let funding = ["097", "020", "075"];
     let ueis = (rows / 100).max(1);
 
-    let text_columns: Vec<String> =
-        l.d1.iter()
-            .filter(|c| !c.yyyymmdd)
-            .map(|c| c.source.clone())
-            .filter(|c| {
-                !matches!(
-                    c.as_str(),
-                    "detached_award_proc_unique"
-                        | "unique_award_key"
-                        | "awardee_or_recipient_uei"
-                        | "awarding_agency_code"
-                        | "funding_agency_code"
-                        | "federal_action_obligation"
-                )
-            })
-            .take(D1_FILLED)
-            .collect();
+    let text_columns: Vec<String> = spec(FileType::D1)
+        .columns()
+        .iter()
+        .filter(|c| !c.yyyymmdd)
+        .map(|c| c.source.clone())
+        .filter(|c| {
+            !matches!(
+                c.as_str(),
+                "detached_award_proc_unique"
+                    | "unique_award_key"
+                    | "awardee_or_recipient_uei"
+                    | "awarding_agency_code"
+                    | "funding_agency_code"
+                    | "federal_action_obligation"
+            )
+        })
+        .take(D1_FILLED)
+        .collect();
     let mut d1_columns: Vec<String> = [
         "detached_award_proc_unique",
         "unique_award_key",

@@ -9,7 +9,9 @@ CREATE TABLE IF NOT EXISTS users (
     name TEXT,
     title TEXT,
     password_hash TEXT,
-    website_admin BOOLEAN NOT NULL DEFAULT 0 CHECK (website_admin IN (0, 1))
+    website_admin BOOLEAN NOT NULL DEFAULT 0 CHECK (website_admin IN (0, 1)),
+    -- Schema version 3: whether the web app skips its DABS guide for the user.
+    skip_guide BOOLEAN NOT NULL DEFAULT 0 CHECK (skip_guide IN (0, 1))
 );
 
 CREATE TABLE IF NOT EXISTS cgac (
@@ -47,7 +49,14 @@ CREATE TABLE IF NOT EXISTS submissions (
     is_fabs BOOLEAN NOT NULL DEFAULT 0 CHECK (is_fabs IN (0, 1)),
     publish_status TEXT NOT NULL DEFAULT 'unpublished'
         CHECK (publish_status IN ('unpublished', 'published', 'updated', 'publishing', 'reverting')),
-    publishable BOOLEAN NOT NULL DEFAULT 0 CHECK (publishable IN (0, 1))
+    publishable BOOLEAN NOT NULL DEFAULT 0 CHECK (publishable IN (0, 1)),
+    -- Schema version 3: what submission_metadata reports.
+    created_at TIMESTAMP,
+    updated_at TIMESTAMP,
+    number_of_errors INTEGER NOT NULL DEFAULT 0,
+    number_of_warnings INTEGER NOT NULL DEFAULT 0,
+    test_submission BOOLEAN NOT NULL DEFAULT 0 CHECK (test_submission IN (0, 1)),
+    certified BOOLEAN NOT NULL DEFAULT 0 CHECK (certified IN (0, 1))
 );
 
 CREATE TABLE IF NOT EXISTS file_generation (
@@ -91,6 +100,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     file_generation_id INTEGER REFERENCES file_generation (file_generation_id),
     user_id INTEGER REFERENCES users (user_id),
     updated_at TIMESTAMP NOT NULL,
+    -- Schema version 3: when a validation job last finished.
+    last_validated TIMESTAMP,
     CHECK ((job_type = 'validation') = (file_type IS NULL))
 );
 CREATE INDEX IF NOT EXISTS jobs_submission ON jobs (submission_id, file_type, job_type);
@@ -957,3 +968,25 @@ CREATE INDEX IF NOT EXISTS sam_recipient_uei ON sam_recipient (uei, sam_recipien
 CREATE INDEX IF NOT EXISTS subaward_award ON subaward (unique_award_key, subaward_type);
 CREATE INDEX IF NOT EXISTS award_procurement_submission ON award_procurement (submission_id);
 CREATE INDEX IF NOT EXISTS afa_submission ON award_financial_assistance (submission_id);
+
+-- Schema version 3: the web app's banners and the submission windows.
+CREATE TABLE IF NOT EXISTS banner (
+    banner_id INTEGER PRIMARY KEY,
+    start_date DATE NOT NULL,
+    end_date DATE NOT NULL,
+    notice_block BOOLEAN NOT NULL DEFAULT 0 CHECK (notice_block IN (0, 1)),
+    header TEXT,
+    message TEXT NOT NULL,
+    type TEXT NOT NULL DEFAULT 'all' CHECK (type IN ('dabs', 'fabs', 'all', 'login')),
+    banner_type TEXT NOT NULL DEFAULT 'info'
+);
+
+CREATE TABLE IF NOT EXISTS submission_window_schedule (
+    submission_window_schedule_id INTEGER PRIMARY KEY,
+    year INTEGER NOT NULL,
+    period INTEGER NOT NULL CHECK (period BETWEEN 1 AND 12),
+    period_start TIMESTAMP,
+    publish_deadline TIMESTAMP,
+    certification_deadline TIMESTAMP,
+    UNIQUE (year, period)
+);

@@ -62,6 +62,7 @@ mod tests {
                 title: None,
                 website_admin: admin,
                 password_hash: None,
+                skip_guide: false,
             },
             affiliations: affs
                 .iter()

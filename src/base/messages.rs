@@ -45,6 +45,14 @@ pub const NEED_AGENCY: &str = "Detached file generation requires CGAC or FR Enti
 pub const NO_GENERATION_JOB: &str = "No generation job found with the specified ID";
 pub const NOT_DETACHED: &str = "This is not a detached generation job.";
 
+// The web app's routes.
+pub const NO_RESPONSE_FOR_SUBMISSION: &str = "The submission ID returns no response";
+pub const FILE_URL_TYPE_INVALID: &str =
+    "file_type: Must be one of: A, B, BOC, C, D1, D2, E, F, FABS.";
+pub const FILE_TYPE_WRONG_FOR_SUBMISSION: &str = "Invalid file type for this submission";
+pub const NO_FILE_FOR_TYPE: &str = "No file uploaded or generated for this type";
+pub const LOGIN_NOT_BOOLEAN: &str = "login: Not a valid boolean.";
+
 // The status mapping.
 pub const UPLOAD_FAILED_NO_MESSAGE: &str = "Upload job failed without error message";
 pub const ROW_LEVEL_ERRORS: &str = "Validation completed but row-level errors were found";

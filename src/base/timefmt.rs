@@ -43,6 +43,24 @@ pub fn iso_to_mdy(text: &str) -> String {
         .unwrap_or_default()
 }
 
+/// A stored timestamp as `YYYY-MM-DDTHH:MM:SS` (the broker's `strftime`
+/// for metadata); "" when it is not a timestamp.
+pub fn iso_seconds(stored: &str) -> String {
+    match (
+        stored.get(..10).and_then(parse_iso_date),
+        stored.get(11..19),
+    ) {
+        (Some(_), Some(clock)) => format!("{}T{clock}", &stored[..10]),
+        (Some(_), None) if stored.len() == 10 => format!("{stored}T00:00:00"),
+        _ => String::new(),
+    }
+}
+
+/// Today's date (UTC) as `YYYY-MM-DD`.
+pub fn today() -> String {
+    format_iso_date(OffsetDateTime::now_utc().date())
+}
+
 /// Python's `str(datetime)`: microseconds only when they are not zero.
 pub fn python_timestamp(at: PrimitiveDateTime) -> String {
     let base = format!(
@@ -113,6 +131,17 @@ mod tests {
         assert_eq!(normalize_timestamp("2020-13-15 14:25:40"), None);
         assert_eq!(normalize_timestamp("2020-01-15 25:00:00"), None);
         assert_eq!(normalize_timestamp("2020-01-15 14:25:40.x"), None);
+    }
+
+    #[test]
+    fn stored_timestamps_print_to_the_second_with_a_t() {
+        assert_eq!(
+            iso_seconds("2020-01-15 14:25:40.123450"),
+            "2020-01-15T14:25:40"
+        );
+        assert_eq!(iso_seconds("2020-01-15 14:25:40"), "2020-01-15T14:25:40");
+        assert_eq!(iso_seconds("2020-01-15"), "2020-01-15T00:00:00");
+        assert_eq!(iso_seconds("soon"), "");
     }
 
     #[test]

@@ -16,6 +16,7 @@ pub struct Job {
     pub job_status: JobStatus,
     pub filename: Option<String>,
     pub file_size: Option<i64>,
+    pub number_of_rows: Option<i64>,
     pub number_of_errors: i64,
     pub error_message: Option<String>,
     pub start_date: Option<String>,
@@ -26,7 +27,7 @@ pub struct Job {
 }
 
 const JOB_COLUMNS: &str = "job_id, submission_id, job_type, file_type, job_status, filename, \
-     file_size, number_of_errors, error_message, start_date, end_date, updated_at, \
+     file_size, number_of_rows, number_of_errors, error_message, start_date, end_date, updated_at, \
      file_generation_id, user_id";
 
 fn job_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Job> {
@@ -39,6 +40,7 @@ fn job_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Job> {
         job_status: column_enum(row, "job_status", JobStatus::parse)?,
         filename: row.get("filename")?,
         file_size: row.get("file_size")?,
+        number_of_rows: row.get("number_of_rows")?,
         number_of_errors: row.get("number_of_errors")?,
         error_message: row.get("error_message")?,
         start_date: row.get("start_date")?,
@@ -69,6 +71,15 @@ pub fn find_file_jobs(
     submission_id: SubmissionId,
     file_type: FileType,
 ) -> rusqlite::Result<FileJobs> {
+    find_file_jobs_of(conn, submission_id, file_type.as_str())
+}
+
+/// [`find_file_jobs`] for any file type letter (A, B, C, FABS too).
+pub fn find_file_jobs_of(
+    conn: &Connection,
+    submission_id: SubmissionId,
+    file_type: &str,
+) -> rusqlite::Result<FileJobs> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {JOB_COLUMNS} FROM jobs
          WHERE submission_id = ?1 AND file_type = ?2
@@ -76,7 +87,7 @@ pub fn find_file_jobs(
          ORDER BY job_id"
     ))?;
     let mut found = FileJobs::default();
-    for job in stmt.query_map(params![submission_id, file_type.as_str()], job_from_row)? {
+    for job in stmt.query_map(params![submission_id, file_type], job_from_row)? {
         let job = job?;
         let slot = match job.job_type {
             JobType::CsvRecordValidation => &mut found.validation,
@@ -87,6 +98,81 @@ pub fn find_file_jobs(
         }
     }
     Ok(found)
+}
+
+/// The upload job of any file type letter (A, B, C, D1, D2, E, F, FABS).
+pub fn find_upload_job(
+    conn: &Connection,
+    submission_id: SubmissionId,
+    file_type: &str,
+) -> rusqlite::Result<Option<Job>> {
+    conn.prepare_cached(&format!(
+        "SELECT {JOB_COLUMNS} FROM jobs
+         WHERE submission_id = ?1 AND file_type = ?2 AND job_type = 'file_upload'
+         ORDER BY job_id LIMIT 1"
+    ))?
+    .query_row(params![submission_id, file_type], job_from_row)
+    .optional()
+}
+
+/// How far a submission's jobs have come, as the web app's step rules see it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Progress {
+    /// E and F jobs finished.
+    pub ef_finished: i64,
+    /// Cross-file validation jobs finished with no errors.
+    pub cross_file_done: i64,
+    /// D1 and D2 validations finished with no errors and a file.
+    pub d_validated: i64,
+    /// A, B and C validations finished with no errors and a file.
+    pub abc_validated: i64,
+    /// A, B and C validations of a file that had errors.
+    pub abc_with_errors: i64,
+    /// A, B and C validations not finished.
+    pub abc_unfinished: i64,
+}
+
+pub fn progress(conn: &Connection, submission_id: SubmissionId) -> rusqlite::Result<Progress> {
+    conn.prepare_cached(
+        "SELECT
+           COALESCE(SUM(file_type IN ('E', 'F') AND job_status = 'finished'), 0) AS ef_finished,
+           COALESCE(SUM(job_type = 'validation' AND job_status = 'finished'
+                        AND number_of_errors = 0), 0) AS cross_file_done,
+           COALESCE(SUM(job_type = 'csv_record_validation' AND file_type IN ('D1', 'D2')
+                        AND job_status = 'finished' AND number_of_errors = 0
+                        AND file_size IS NOT NULL), 0) AS d_validated,
+           COALESCE(SUM(job_type = 'csv_record_validation' AND file_type IN ('A', 'B', 'C')
+                        AND job_status = 'finished' AND number_of_errors = 0
+                        AND file_size IS NOT NULL), 0) AS abc_validated,
+           COALESCE(SUM(job_type = 'csv_record_validation' AND file_type IN ('A', 'B', 'C')
+                        AND number_of_errors <> 0 AND file_size IS NOT NULL), 0) AS abc_with_errors,
+           COALESCE(SUM(job_type = 'csv_record_validation' AND file_type IN ('A', 'B', 'C')
+                        AND job_status <> 'finished'), 0) AS abc_unfinished
+         FROM jobs WHERE submission_id = ?1",
+    )?
+    .query_row(params![submission_id], |row| {
+        Ok(Progress {
+            ef_finished: row.get("ef_finished")?,
+            cross_file_done: row.get("cross_file_done")?,
+            d_validated: row.get("d_validated")?,
+            abc_validated: row.get("abc_validated")?,
+            abc_with_errors: row.get("abc_with_errors")?,
+            abc_unfinished: row.get("abc_unfinished")?,
+        })
+    })
+}
+
+/// The oldest last validation of a submission's validation jobs; `None` if
+/// it has none, or if any of them never finished a validation.
+pub fn oldest_last_validated(
+    conn: &Connection,
+    submission_id: SubmissionId,
+) -> rusqlite::Result<Option<String>> {
+    conn.prepare_cached(
+        "SELECT CASE WHEN COUNT(*) = COUNT(last_validated) THEN MIN(last_validated) END
+         FROM jobs WHERE submission_id = ?1 AND job_type IN ('csv_record_validation', 'validation')",
+    )?
+    .query_row(params![submission_id], |r| r.get(0))
 }
 
 /// Saves the message chosen by the status mapping. Leaves `updated_at` alone:
@@ -256,6 +342,22 @@ pub fn fail(
     Ok(())
 }
 
+/// Records a validation that found file-level errors.
+pub fn fail_validation(
+    conn: &Connection,
+    job_id: JobId,
+    message: &str,
+    now: &str,
+) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "UPDATE jobs SET job_status = 'invalid', error_message = ?2, updated_at = ?3,
+             last_validated = ?3
+         WHERE job_id = ?1",
+    )?
+    .execute(params![job_id, message, now])?;
+    Ok(())
+}
+
 /// Records a finished file-level validation.
 pub fn finish_validation(
     conn: &Connection,
@@ -266,7 +368,7 @@ pub fn finish_validation(
 ) -> rusqlite::Result<()> {
     conn.prepare_cached(
         "UPDATE jobs SET job_status = 'finished', number_of_rows = ?2, file_size = ?3,
-             number_of_errors = 0, error_message = NULL, updated_at = ?4
+             number_of_errors = 0, error_message = NULL, updated_at = ?4, last_validated = ?4
          WHERE job_id = ?1",
     )?
     .execute(params![job_id, rows, size, now])?;

@@ -3,6 +3,7 @@
 
 pub mod file_generation;
 pub mod jobs;
+pub mod reference;
 pub mod submissions;
 pub mod tasks;
 pub mod tokens;

@@ -21,11 +21,18 @@ pub struct Step {
 }
 
 /// The steps after release 1 (schema version 1), in order.
-pub const STEPS: &[Step] = &[Step {
-    version: 2,
-    summary: "broker-numeric columns stored as Postgres prints them",
-    run: normalize_numerics,
-}];
+pub const STEPS: &[Step] = &[
+    Step {
+        version: 2,
+        summary: "broker-numeric columns stored as Postgres prints them",
+        run: normalize_numerics,
+    },
+    Step {
+        version: 3,
+        summary: "what the broker web app's pages need: submission metadata, banners, submission windows",
+        run: web_app_tables,
+    },
+];
 
 /// `PRAGMA user_version` of a database built from `schema.sql`.
 pub const SCHEMA_VERSION: i64 = 1 + STEPS.len() as i64;
@@ -143,6 +150,46 @@ fn normalize_numerics(tx: &Transaction<'_>) -> rusqlite::Result<()> {
     tx.remove_function("broker_numeric", 1)?;
     tx.remove_function("broker_integer", 1)?;
     Ok(())
+}
+
+/// Version 3: the columns and tables of the web app's routes. Submissions
+/// of older releases get their jobs' latest update as their creation and
+/// update times.
+fn web_app_tables(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+    tx.execute_batch(
+        "ALTER TABLE users ADD COLUMN skip_guide BOOLEAN NOT NULL DEFAULT 0 CHECK (skip_guide IN (0, 1));
+         ALTER TABLE submissions ADD COLUMN created_at TIMESTAMP;
+         ALTER TABLE submissions ADD COLUMN updated_at TIMESTAMP;
+         ALTER TABLE submissions ADD COLUMN number_of_errors INTEGER NOT NULL DEFAULT 0;
+         ALTER TABLE submissions ADD COLUMN number_of_warnings INTEGER NOT NULL DEFAULT 0;
+         ALTER TABLE submissions ADD COLUMN test_submission BOOLEAN NOT NULL DEFAULT 0
+             CHECK (test_submission IN (0, 1));
+         ALTER TABLE submissions ADD COLUMN certified BOOLEAN NOT NULL DEFAULT 0
+             CHECK (certified IN (0, 1));
+         ALTER TABLE jobs ADD COLUMN last_validated TIMESTAMP;
+         UPDATE submissions SET
+             created_at = (SELECT MIN(updated_at) FROM jobs j WHERE j.submission_id = submissions.submission_id),
+             updated_at = (SELECT MAX(updated_at) FROM jobs j WHERE j.submission_id = submissions.submission_id);
+         CREATE TABLE banner (
+             banner_id INTEGER PRIMARY KEY,
+             start_date DATE NOT NULL,
+             end_date DATE NOT NULL,
+             notice_block BOOLEAN NOT NULL DEFAULT 0 CHECK (notice_block IN (0, 1)),
+             header TEXT,
+             message TEXT NOT NULL,
+             type TEXT NOT NULL DEFAULT 'all' CHECK (type IN ('dabs', 'fabs', 'all', 'login')),
+             banner_type TEXT NOT NULL DEFAULT 'info'
+         );
+         CREATE TABLE submission_window_schedule (
+             submission_window_schedule_id INTEGER PRIMARY KEY,
+             year INTEGER NOT NULL,
+             period INTEGER NOT NULL CHECK (period BETWEEN 1 AND 12),
+             period_start TIMESTAMP,
+             publish_deadline TIMESTAMP,
+             certification_deadline TIMESTAMP,
+             UNIQUE (year, period)
+         );",
+    )
 }
 
 #[cfg(test)]

@@ -13,6 +13,8 @@ pub struct User {
     pub title: Option<String>,
     pub website_admin: bool,
     pub password_hash: Option<String>,
+    /// The web app skips its DABS guide for this user.
+    pub skip_guide: bool,
 }
 
 /// A user's permission on one agency (CGAC or FREC).
@@ -24,7 +26,7 @@ pub struct Affiliation {
     pub permission: Permission,
 }
 
-const USER_COLUMNS: &str = "user_id, email, name, title, website_admin, password_hash";
+const USER_COLUMNS: &str = "user_id, email, name, title, website_admin, password_hash, skip_guide";
 
 fn user_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
     Ok(User {
@@ -34,6 +36,7 @@ fn user_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
         title: row.get("title")?,
         website_admin: row.get("website_admin")?,
         password_hash: row.get("password_hash")?,
+        skip_guide: row.get("skip_guide")?,
     })
 }
 

@@ -30,6 +30,8 @@ pub const FIXTURE_TABLES: &[&str] = &[
     "subaward",
     "award_procurement",
     "award_financial_assistance",
+    "banner",
+    "submission_window_schedule",
 ];
 
 /// Where a fixture problem is.
@@ -230,9 +232,17 @@ impl Loader<'_> {
             names.push(column);
             values.push(value);
         }
-        if table == "jobs" && !names.contains(&"updated_at") {
-            names.push("updated_at");
-            values.push(SqlValue::Text(self.now.clone()));
+        // Times a row must have: the load time when the fixture gives none.
+        let stamped: &[&str] = match table {
+            "jobs" => &["updated_at"],
+            "submissions" => &["created_at", "updated_at"],
+            _ => &[],
+        };
+        for column in stamped {
+            if !names.contains(column) {
+                names.push(column);
+                values.push(SqlValue::Text(self.now.clone()));
+            }
         }
         // Names were checked against the schema above; values are bound.
         let sql = if names.is_empty() {

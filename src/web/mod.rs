@@ -7,8 +7,10 @@ pub mod detached_files;
 pub mod downloads;
 pub mod guard;
 pub mod params;
+pub mod reference;
 pub mod session;
 pub mod submission_files;
+pub mod submission_info;
 
 use crate::base::error::{AppError, INTERNAL_MESSAGE, message_response};
 use crate::base::messages;
@@ -96,6 +98,23 @@ pub const ROUTES: &[(&str, &str, Handler)] = &[
         "/v1/get_detached_file_url/",
         detached_files::get_detached_file_url,
     ),
+    (
+        "GET",
+        "/v1/list_all_agencies/",
+        reference::list_all_agencies,
+    ),
+    ("GET", "/v1/list_banners/", reference::list_banners),
+    (
+        "GET",
+        "/v1/check_current_page/",
+        submission_info::check_current_page,
+    ),
+    (
+        "GET",
+        "/v1/submission_metadata/",
+        submission_info::submission_metadata,
+    ),
+    ("GET", "/v1/get_file_url/", submission_info::get_file_url),
     ("GET", "/v1/openapi.json", openapi),
 ];
 

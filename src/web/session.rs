@@ -40,6 +40,16 @@ struct LoginResponse {
     session_id: String,
 }
 
+/// The active user: the login fields with `skip_guide`, and the token the
+/// request came with as `session_id`.
+#[derive(Serialize)]
+struct ActiveUserResponse<'a> {
+    #[serde(flatten)]
+    user: UserView,
+    skip_guide: bool,
+    session_id: &'a str,
+}
+
 fn user_view(user: &users::User, affiliations: &[users::Affiliation]) -> UserView {
     UserView {
         user_id: user.user_id,
@@ -138,5 +148,10 @@ pub fn active_user(req: &Request, st: &AppState) -> Result<Response, AppError> {
     let CurrentUser {
         user, affiliations, ..
     } = require_user(req, st)?;
-    Ok(Response::json(&user_view(&user, &affiliations)))
+    let body = ActiveUserResponse {
+        user: user_view(&user, &affiliations),
+        skip_guide: user.skip_guide,
+        session_id: request_token(req).unwrap_or_default(),
+    };
+    Ok(Response::json(&body))
 }

@@ -391,7 +391,7 @@ fn validate(st: &AppState, upload_job_id: JobId, task_id: TaskId) -> anyhow::Res
                 jobs::finish_validation(&tx, validation.job_id, *rows, *bytes, &now)?
             }
             Checked::Invalid(message) => {
-                jobs::fail(&tx, validation.job_id, JobStatus::Invalid, message, &now)?
+                jobs::fail_validation(&tx, validation.job_id, message, &now)?
             }
         }
     }

@@ -100,7 +100,8 @@ fn session_and_active_user_reflect_the_token() {
     );
     assert_eq!(
         app.get("/v1/active_user/", Some(&token)).json(),
-        json!({"user_id": 1, "name": "Admin", "title": "Admin", "website_admin": true, "affiliations": []})
+        json!({"user_id": 1, "name": "Admin", "title": "Admin", "website_admin": true, "affiliations": [],
+               "skip_guide": false, "session_id": token})
     );
     assert_error(&app.get("/v1/active_user/", None), 401, "Login Required");
 }

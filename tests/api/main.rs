@@ -17,3 +17,4 @@ mod race;
 mod s3;
 mod schemathesis;
 mod upgrade;
+mod web_app;

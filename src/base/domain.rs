@@ -58,6 +58,10 @@ named_enum!(
         D2 => "D2",
         E => "E",
         F => "F",
+        /// An agency's budgetary resources per TAS, from GTAS SF-133 lines.
+        A => "A",
+        /// GTAS object-class balances against the agency's published File B.
+        Boc => "BOC",
     }
 );
 
@@ -179,6 +183,7 @@ mod tests {
         }
         assert_eq!(FileType::parse("D1"), Some(FileType::D1));
         assert_eq!(FileType::parse("d1"), None);
-        assert_eq!(FileType::parse("A"), None);
+        assert_eq!(FileType::parse("BOC"), Some(FileType::Boc));
+        assert_eq!(FileType::parse("boc"), None);
     }
 }

@@ -42,6 +42,29 @@ pub const NEED_DATES: &str = "Must have a start and end date for D file generati
 pub const PREREQUISITES_UNFINISHED: &str =
     "Must wait for completion of prerequisite validation job";
 pub const NEED_AGENCY: &str = "Detached file generation requires CGAC or FR Entity Code";
+pub const DETACHED_FILE_TYPE_INVALID: &str = "file_type: Must be one of: A, BOC, D1, D2.";
+pub const NEED_YEAR_AND_PERIOD: &str = "Must have a year and period for A or BOC file generation.";
+pub const YEAR_NOT_INTEGER: &str = "year: Not a valid integer.";
+pub const YEAR_FORMAT_INVALID: &str = "Year must be in YYYY format.";
+pub const PERIOD_NOT_INTEGER: &str = "period: Not a valid integer.";
+pub const PERIOD_INVALID: &str = "period: Period must be an integer 2-12.";
+
+/// BOC generation without a published submission of the agency for the
+/// period, or without any GTAS BOC rows for it: names what is missing.
+pub fn no_published_submission_or_boc_data(no_submission: bool, no_data: bool) -> String {
+    let missing: Vec<&str> = [
+        (no_submission, "published submission"),
+        (no_data, "BOC data"),
+    ]
+    .iter()
+    .filter(|(missing, _)| *missing)
+    .map(|(_, what)| *what)
+    .collect();
+    format!(
+        "There is no {} for the selected agency in the selected year and period",
+        missing.join(" or ")
+    )
+}
 pub const NO_GENERATION_JOB: &str = "No generation job found with the specified ID";
 pub const NOT_DETACHED: &str = "This is not a detached generation job.";
 

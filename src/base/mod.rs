@@ -3,10 +3,13 @@
 //! message, and the text formats of values, dates and times.
 
 pub mod config;
+pub mod decimal;
 pub mod domain;
 pub mod error;
+pub mod fiscal;
 pub mod ids;
 pub mod messages;
 pub mod pgtext;
+pub mod tas;
 pub mod timefmt;
 pub mod util;

@@ -1,5 +1,5 @@
-//! Queries on reference tables the web app reads: `cgac`, `frec`, `banner`
-//! and `submission_window_schedule`.
+//! Queries on reference tables the web app reads: `cgac`, `frec`, `banner`,
+//! `submission_window_schedule` and the GTAS tables.
 
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -97,4 +97,12 @@ pub fn certification_deadline(
     )?
     .query_row(params![year, period], |r| r.get(0))
     .optional()
+}
+
+/// Whether any GTAS BOC balances are loaded for a fiscal year and period.
+pub fn boc_data_exists(conn: &Connection, year: i64, period: i64) -> rusqlite::Result<bool> {
+    conn.prepare_cached(
+        "SELECT EXISTS (SELECT 1 FROM gtas_boc WHERE fiscal_year = ?1 AND period = ?2)",
+    )?
+    .query_row(params![year, period], |r| r.get(0))
 }

@@ -97,6 +97,30 @@ pub fn find_metadata(
     .optional()
 }
 
+/// The published (or updated) submission of an agency for a fiscal year
+/// and period, as the BOC comparison picks it: by CGAC code when the code
+/// has 3 characters, else by FREC code; the lowest id when there are several.
+pub fn published_for_period(
+    conn: &Connection,
+    agency_code: &str,
+    year: i64,
+    period: i64,
+) -> rusqlite::Result<Option<SubmissionId>> {
+    let column = if agency_code.chars().count() == 3 {
+        "cgac_code"
+    } else {
+        "frec_code"
+    };
+    conn.prepare_cached(&format!(
+        "SELECT submission_id FROM submissions
+         WHERE reporting_fiscal_year = ?1 AND reporting_fiscal_period = ?2
+           AND publish_status IN ('published', 'updated') AND {column} = ?3
+         ORDER BY submission_id LIMIT 1"
+    ))?
+    .query_row(params![year, period, agency_code], |r| r.get(0))
+    .optional()
+}
+
 /// Published DABS submissions of the same agency and year in the same
 /// period, or quarter for quarterly ones, other than `sub` itself, newest
 /// first (the broker's `get_submissions_in_period`).

@@ -32,6 +32,11 @@ pub const STEPS: &[Step] = &[
         summary: "what the broker web app's pages need: submission metadata, banners, submission windows",
         run: web_app_tables,
     },
+    Step {
+        version: 4,
+        summary: "GTAS tables and published File B for detached File A and BOC generation",
+        run: gtas_tables,
+    },
 ];
 
 /// `PRAGMA user_version` of a database built from `schema.sql`.
@@ -124,7 +129,17 @@ fn normalize_numerics(tx: &Transaction<'_>) -> rusqlite::Result<()> {
             },
         )?;
     }
-    for (table, columns) in NUMERIC_COLUMNS {
+    // The tables of release 1 only: later steps create theirs already normalised.
+    let release_1 = [
+        "detached_award_procurement",
+        "award_procurement",
+        "published_fabs",
+        "award_financial_assistance",
+    ];
+    for (table, columns) in NUMERIC_COLUMNS
+        .iter()
+        .filter(|(t, _)| release_1.contains(t))
+    {
         let call = |column: &str, kind: &NumericKind| match kind {
             NumericKind::Numeric => format!("broker_numeric({column})"),
             NumericKind::Integer => format!("broker_integer({column})"),
@@ -190,6 +205,13 @@ fn web_app_tables(tx: &Transaction<'_>) -> rusqlite::Result<()> {
              UNIQUE (year, period)
          );",
     )
+}
+
+/// Version 4: the GTAS tables and published File B rows (new, empty), and
+/// `file_generation` and `jobs` rebuilt to accept the A and BOC file types.
+fn gtas_tables(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+    tx.execute_batch(include_str!("steps/v4_generated_types.sql"))?;
+    tx.execute_batch(include_str!("steps/v4_gtas_tables.sql"))
 }
 
 #[cfg(test)]
@@ -273,6 +295,54 @@ mod tests {
         );
         // Migrating again is a no-op.
         migrate(&mut old).unwrap();
+    }
+
+    #[test]
+    fn the_gtas_upgrade_keeps_every_job_and_generation_and_takes_the_new_types() {
+        let (_dir, mut old) = release_1_copy();
+        let count = |conn: &Connection, table: &str| -> i64 {
+            conn.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))
+                .unwrap()
+        };
+        let dump = |conn: &Connection| -> Vec<String> {
+            let mut stmt = conn
+                .prepare("SELECT job_id, file_type, job_status, filename, file_generation_id FROM jobs ORDER BY job_id")
+                .unwrap();
+            stmt.query_map([], |r| {
+                Ok(format!(
+                    "{:?}",
+                    (0..5)
+                        .map(|i| r.get_ref(i).map(|v| format!("{v:?}")).unwrap())
+                        .collect::<Vec<_>>()
+                ))
+            })
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+        };
+        let (jobs, generations, tasks) = (
+            dump(&old),
+            count(&old, "file_generation"),
+            count(&old, "generation_tasks"),
+        );
+        assert!(!jobs.is_empty() && generations > 0);
+        migrate(&mut old).unwrap();
+        assert_eq!(dump(&old), jobs);
+        assert_eq!(count(&old, "file_generation"), generations);
+        assert_eq!(count(&old, "generation_tasks"), tasks);
+        old.execute_batch(
+            "INSERT INTO file_generation (request_date, start_date, end_date, agency_code, file_type)
+                 VALUES ('2021-04-01', '2021-03-01', '2021-03-31', '097', 'BOC');
+             INSERT INTO jobs (job_type, file_type, updated_at, file_generation_id)
+                 VALUES ('file_upload', 'BOC', '2021-04-01 00:00:00', last_insert_rowid());",
+        )
+        .unwrap();
+        let broken: i64 = old
+            .query_row("SELECT COUNT(*) FROM pragma_foreign_key_check", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(broken, 0);
     }
 
     #[test]

@@ -37,12 +37,59 @@ const D2_NUMERIC: &[(&str, NumericKind)] = &[
     ("record_type", NumericKind::Integer),
 ];
 
+const SF133_NUMERIC: &[(&str, NumericKind)] = &[("amount", NumericKind::Numeric)];
+
+const GTAS_BOC_NUMERIC: &[(&str, NumericKind)] = &[("dollar_amount", NumericKind::Numeric)];
+
+/// Every amount of a File B row (`_cpe` and `_fyb` columns).
+const FILE_B_NUMERIC: &[(&str, NumericKind)] = &[
+    ("deobligations_recov_by_pro_cpe", NumericKind::Numeric),
+    ("gross_outlay_amount_by_pro_cpe", NumericKind::Numeric),
+    ("gross_outlay_amount_by_pro_fyb", NumericKind::Numeric),
+    ("gross_outlays_delivered_or_cpe", NumericKind::Numeric),
+    ("gross_outlays_delivered_or_fyb", NumericKind::Numeric),
+    ("gross_outlays_undelivered_cpe", NumericKind::Numeric),
+    ("gross_outlays_undelivered_fyb", NumericKind::Numeric),
+    ("obligations_delivered_orde_cpe", NumericKind::Numeric),
+    ("obligations_delivered_orde_fyb", NumericKind::Numeric),
+    ("obligations_incurred_by_pr_cpe", NumericKind::Numeric),
+    ("obligations_undelivered_or_cpe", NumericKind::Numeric),
+    ("obligations_undelivered_or_fyb", NumericKind::Numeric),
+    ("ussgl480100_undelivered_or_cpe", NumericKind::Numeric),
+    ("ussgl480100_undelivered_or_fyb", NumericKind::Numeric),
+    ("ussgl480200_undelivered_or_cpe", NumericKind::Numeric),
+    ("ussgl480200_undelivered_or_fyb", NumericKind::Numeric),
+    ("ussgl483100_undelivered_or_cpe", NumericKind::Numeric),
+    ("ussgl483200_undelivered_or_cpe", NumericKind::Numeric),
+    ("ussgl487100_downward_adjus_cpe", NumericKind::Numeric),
+    ("ussgl487200_downward_adjus_cpe", NumericKind::Numeric),
+    ("ussgl488100_upward_adjustm_cpe", NumericKind::Numeric),
+    ("ussgl488200_upward_adjustm_cpe", NumericKind::Numeric),
+    ("ussgl490100_delivered_orde_cpe", NumericKind::Numeric),
+    ("ussgl490100_delivered_orde_fyb", NumericKind::Numeric),
+    ("ussgl490200_delivered_orde_cpe", NumericKind::Numeric),
+    ("ussgl490800_authority_outl_cpe", NumericKind::Numeric),
+    ("ussgl490800_authority_outl_fyb", NumericKind::Numeric),
+    ("ussgl493100_delivered_orde_cpe", NumericKind::Numeric),
+    ("ussgl497100_downward_adjus_cpe", NumericKind::Numeric),
+    ("ussgl497200_downward_adjus_cpe", NumericKind::Numeric),
+    ("ussgl498100_upward_adjustm_cpe", NumericKind::Numeric),
+    ("ussgl498200_upward_adjustm_cpe", NumericKind::Numeric),
+    ("ussgl480110_rein_undel_ord_cpe", NumericKind::Numeric),
+    ("ussgl490110_rein_deliv_ord_cpe", NumericKind::Numeric),
+    ("ussgl480210_rein_undel_obs_cpe", NumericKind::Numeric),
+    ("ussgl497210_down_adj_refun_cpe", NumericKind::Numeric),
+];
+
 /// Columns that are numeric in the broker's models, per table.
 pub const NUMERIC_COLUMNS: &[(&str, &[(&str, NumericKind)])] = &[
     ("detached_award_procurement", D1_NUMERIC),
     ("award_procurement", D1_NUMERIC),
     ("published_fabs", D2_NUMERIC),
     ("award_financial_assistance", D2_NUMERIC),
+    ("sf_133", SF133_NUMERIC),
+    ("gtas_boc", GTAS_BOC_NUMERIC),
+    ("published_object_class_program_activity", FILE_B_NUMERIC),
 ];
 
 /// The numeric kind of a column, if it is one of the broker's numerics.

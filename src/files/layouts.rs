@@ -23,10 +23,19 @@ pub enum Layout {
     D2,
     E,
     F,
+    A,
+    Boc,
 }
 
 impl Layout {
-    const ALL: [Layout; 4] = [Layout::D1, Layout::D2, Layout::E, Layout::F];
+    const ALL: [Layout; 6] = [
+        Layout::D1,
+        Layout::D2,
+        Layout::E,
+        Layout::F,
+        Layout::A,
+        Layout::Boc,
+    ];
 
     fn text(self) -> &'static str {
         match self {
@@ -34,6 +43,8 @@ impl Layout {
             Layout::D2 => include_str!("layouts/d2_columns.csv"),
             Layout::E => include_str!("layouts/e_columns.csv"),
             Layout::F => include_str!("layouts/f_columns.csv"),
+            Layout::A => include_str!("layouts/a_columns.csv"),
+            Layout::Boc => include_str!("layouts/boc_columns.csv"),
         }
     }
 }
@@ -80,6 +91,12 @@ mod tests {
             layout(Layout::F),
         );
         assert_eq!((d1.len(), d2.len(), e.len(), f.len()), (267, 76, 14, 87));
+        assert_eq!(
+            (layout(Layout::A).len(), layout(Layout::Boc).len()),
+            (21, 20)
+        );
+        assert_eq!(layout(Layout::A)[20].header, "GTASStatus");
+        assert_eq!(layout(Layout::Boc)[19].header, "FileBRows");
         for col in d1.iter().chain(d2).chain(e).chain(f) {
             assert!(!col.source.is_empty() && !col.header.is_empty(), "{col:?}");
         }

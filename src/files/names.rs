@@ -3,6 +3,8 @@
 
 use super::spec::{Naming, spec};
 use crate::base::domain::FileType;
+use crate::base::fiscal::FiscalPeriod;
+use crate::base::timefmt::parse_iso_date;
 use crate::db::file_generation::GenerationRequest;
 use crate::db::submissions::Submission;
 
@@ -32,6 +34,30 @@ fn date_range_tail(req: &GenerationRequest, unix_ts: u64) -> String {
     )
 }
 
+/// `FY{yy}P{mm}` of a request for a fiscal period (its dates are the
+/// period's month).
+fn period_label(req: &GenerationRequest) -> anyhow::Result<String> {
+    let end =
+        parse_iso_date(&req.end).ok_or_else(|| anyhow::anyhow!("bad end date {:?}", req.end))?;
+    Ok(FiscalPeriod::of_date(end).file_label())
+}
+
+/// `CGAC-097` or `FREC-1601`: a 3-character code is a CGAC, as the broker
+/// decides. Characters other than letters and digits (no real code has
+/// any) become `_`, so the name stays one path segment.
+fn agency_label(code: &str) -> String {
+    let kind = if code.chars().count() == 3 {
+        "CGAC"
+    } else {
+        "FREC"
+    };
+    let safe: String = code
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    format!("{kind}-{safe}")
+}
+
 /// The name of a file generated for a submission (`sub`) or detached
 /// (`None`); `req` is the generation request of a date-range file.
 pub fn file_name(
@@ -53,6 +79,14 @@ pub fn file_name(
             Ok(format!("{prefix}_{}", date_range_tail(req, unix_ts)))
         }
         (Naming::SubmissionPeriod, _, Some(_)) => Ok(format!("{prefix}_{unix_ts}.csv")),
+        (Naming::FiscalPeriod, Some(req), None) => {
+            Ok(format!("{prefix}_{}_{unix_ts}.csv", period_label(req)?))
+        }
+        (Naming::GtasComparison, Some(req), None) => Ok(format!(
+            "GTAS-Comparison-Report_{}_{}_{unix_ts}.csv",
+            period_label(req)?,
+            agency_label(&req.agency_code)
+        )),
         (naming, _, _) => {
             anyhow::bail!("a {file_type} file ({naming:?}) cannot be named from this request")
         }
@@ -116,6 +150,24 @@ mod tests {
             "File-D2_20191001_20191231_funding_9.txt"
         );
         assert!(file_name(FileType::E, None, None, 9).is_err());
+        let mut a = request(FileType::A, AgencyType::Awarding, FileFormat::Csv);
+        (a.start, a.end) = ("2019-11-01".into(), "2019-11-30".into());
+        assert_eq!(
+            file_name(FileType::A, None, Some(&a), 12).unwrap(),
+            "File-A_FY20P01-P02_12.csv"
+        );
+        let mut boc = request(FileType::Boc, AgencyType::Awarding, FileFormat::Csv);
+        (boc.start, boc.end, boc.agency_code) =
+            ("2021-06-01".into(), "2021-06-30".into(), "1601".into());
+        assert_eq!(
+            file_name(FileType::Boc, None, Some(&boc), 12).unwrap(),
+            "GTAS-Comparison-Report_FY21P09_FREC-1601_12.csv"
+        );
+        boc.agency_code = "../".into();
+        assert_eq!(
+            file_name(FileType::Boc, None, Some(&boc), 12).unwrap(),
+            "GTAS-Comparison-Report_FY21P09_CGAC-____12.csv"
+        );
         assert!(file_name(FileType::D1, Some(&sub(true, 3)), None, 9).is_err());
     }
 }

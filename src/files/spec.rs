@@ -26,6 +26,11 @@ pub enum Source {
     SubmissionRecipients,
     /// Sub-contracts of the submission's D1 awards, sub-grants of its D2 awards.
     SubmissionSubawards,
+    /// The agency's SF-133 lines of a fiscal period summed per TAS (File A).
+    GtasBudgetary,
+    /// GTAS object-class balances of a fiscal period against the agency's
+    /// published File B of that period (BOC comparison).
+    GtasBocComparison,
 }
 
 /// Where a validated file's rows are loaded for E and F to read.
@@ -44,6 +49,8 @@ pub enum Prerequisite {
     Files(&'static [&'static str]),
     /// The cross-file validation job.
     CrossFileValidation,
+    /// Nothing (files generated only detached).
+    None,
 }
 
 /// How a file is named (see `files::names`).
@@ -53,6 +60,10 @@ pub enum Naming {
     DateRange,
     /// `SubID-{id}_File-{type}_{FYP}_{ts}.csv`: files of a submission only.
     SubmissionPeriod,
+    /// `File-A_{FYP}_{ts}.csv`: a detached file of a fiscal period.
+    FiscalPeriod,
+    /// `GTAS-Comparison-Report_{FYP}_{CGAC-097|FREC-1601}_{ts}.csv`.
+    GtasComparison,
 }
 
 /// The specification of one generated file type.
@@ -68,11 +79,17 @@ pub struct FileSpec {
     pub detached: bool,
     /// Identical requests share one generation (`file_generation`).
     pub cached: bool,
+    /// A finished cached file serves later identical requests; otherwise
+    /// identical requests share a generation only while it is in progress
+    /// (the source data has no load date to tell a stale file by).
+    pub reuse_finished: bool,
     /// Inside a submission, a csv_record_validation job checks the file and
     /// loads its award rows here.
     pub validation: Option<AwardLoad>,
     /// Requests carry `start`/`end` dates, and status answers show them.
     pub dated: bool,
+    /// Requests carry a fiscal `year` and `period` (2-12) instead of dates.
+    pub by_period: bool,
     /// `file_format` may be `txt` (pipe-delimited); otherwise always CSV.
     pub txt_allowed: bool,
     /// What a submission must have finished first.
@@ -93,11 +110,13 @@ const D1: FileSpec = FileSpec {
     in_submission: true,
     detached: true,
     cached: true,
+    reuse_finished: true,
     validation: Some(AwardLoad {
         table: "award_procurement",
         uei_source: "awardee_or_recipient_uei",
     }),
     dated: true,
+    by_period: false,
     txt_allowed: true,
     prerequisite: Prerequisite::Files(&["A", "B", "C"]),
     refreshed_by_fpds_load: true,
@@ -115,11 +134,13 @@ const D2: FileSpec = FileSpec {
     in_submission: true,
     detached: true,
     cached: true,
+    reuse_finished: true,
     validation: Some(AwardLoad {
         table: "award_financial_assistance",
         uei_source: "uei",
     }),
     dated: true,
+    by_period: false,
     txt_allowed: true,
     prerequisite: Prerequisite::Files(&["A", "B", "C"]),
     refreshed_by_fpds_load: false,
@@ -133,8 +154,10 @@ const E: FileSpec = FileSpec {
     in_submission: true,
     detached: false,
     cached: false,
+    reuse_finished: false,
     validation: None,
     dated: false,
+    by_period: false,
     txt_allowed: false,
     prerequisite: Prerequisite::CrossFileValidation,
     refreshed_by_fpds_load: false,
@@ -148,10 +171,46 @@ const F: FileSpec = FileSpec {
     in_submission: true,
     detached: false,
     cached: false,
+    reuse_finished: false,
     validation: None,
     dated: false,
+    by_period: false,
     txt_allowed: false,
     prerequisite: Prerequisite::CrossFileValidation,
+    refreshed_by_fpds_load: false,
+};
+
+const A: FileSpec = FileSpec {
+    file_type: FileType::A,
+    source: Source::GtasBudgetary,
+    layout: Layout::A,
+    naming: Naming::FiscalPeriod,
+    in_submission: false,
+    detached: true,
+    cached: true,
+    reuse_finished: false,
+    validation: None,
+    dated: false,
+    by_period: true,
+    txt_allowed: false,
+    prerequisite: Prerequisite::None,
+    refreshed_by_fpds_load: false,
+};
+
+const BOC: FileSpec = FileSpec {
+    file_type: FileType::Boc,
+    source: Source::GtasBocComparison,
+    layout: Layout::Boc,
+    naming: Naming::GtasComparison,
+    in_submission: false,
+    detached: true,
+    cached: true,
+    reuse_finished: false,
+    validation: None,
+    dated: false,
+    by_period: true,
+    txt_allowed: false,
+    prerequisite: Prerequisite::None,
     refreshed_by_fpds_load: false,
 };
 
@@ -162,6 +221,8 @@ pub fn spec(file_type: FileType) -> &'static FileSpec {
         FileType::D2 => &D2,
         FileType::E => &E,
         FileType::F => &F,
+        FileType::A => &A,
+        FileType::Boc => &BOC,
     }
 }
 

@@ -52,6 +52,7 @@ pub fn prerequisites_finished(
         Prerequisite::CrossFileValidation => {
             jobs::unfinished_cross_file_validations(conn, submission_id)?
         }
+        Prerequisite::None => 0,
     };
     Ok(unfinished == 0)
 }
@@ -65,6 +66,14 @@ pub fn link_cached_generation(
     now: &str,
 ) -> rusqlite::Result<bool> {
     let mut cached = cache::find_cached(tx, req)?;
+    if let Some(fg) = &cached
+        && fg.file_path.is_some()
+        && !spec(req.file_type).reuse_finished
+    {
+        // Shared only while in progress: a new request gets a new file.
+        cache::uncache(tx, fg.file_generation_id)?;
+        cached = None;
+    }
     if let Some(fg) = &cached
         && spec(req.file_type).refreshed_by_fpds_load
     {

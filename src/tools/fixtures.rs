@@ -4,6 +4,7 @@
 
 use crate::auth::hash_password;
 use crate::base::pgtext;
+use crate::base::tas::TasParts;
 use crate::base::timefmt::{normalize_timestamp, now_timestamp, parse_iso_date};
 use crate::db::value_kinds::{SOURCE_TABLES, numeric_kind};
 use rusqlite::types::Value as SqlValue;
@@ -32,6 +33,21 @@ pub const FIXTURE_TABLES: &[&str] = &[
     "award_financial_assistance",
     "banner",
     "submission_window_schedule",
+    "sf_133",
+    "tas_lookup",
+    "tas_failed_edits",
+    "gtas_boc",
+    "published_object_class_program_activity",
+];
+
+/// Tables whose `tas` and `display_tas` are made from the TAS parts when a
+/// row leaves them out, as the broker's loaders do.
+const TAS_TABLES: &[&str] = &[
+    "sf_133",
+    "tas_lookup",
+    "tas_failed_edits",
+    "gtas_boc",
+    "published_object_class_program_activity",
 ];
 
 /// Where a fixture problem is.
@@ -232,6 +248,9 @@ impl Loader<'_> {
             names.push(column);
             values.push(value);
         }
+        if TAS_TABLES.contains(&table) {
+            fill_tas(&mut names, &mut values);
+        }
         // Times a row must have: the load time when the fixture gives none.
         let stamped: &[&str] = match table {
             "jobs" => &["updated_at"],
@@ -304,6 +323,32 @@ impl Loader<'_> {
             column,
             problem: format!("refers to a row of {parent} that does not exist"),
         })
+    }
+}
+
+/// Adds `tas` and `display_tas` made from the row's TAS parts when the row
+/// does not give them.
+fn fill_tas(names: &mut Vec<&str>, values: &mut Vec<SqlValue>) {
+    let text: Vec<Option<String>> = values
+        .iter()
+        .map(|v| match v {
+            SqlValue::Text(s) => Some(s.clone()),
+            SqlValue::Integer(n) => Some(n.to_string()),
+            _ => None,
+        })
+        .collect();
+    let parts = TasParts::from_lookup(|column| {
+        names
+            .iter()
+            .position(|n| *n == column)
+            .and_then(|i| text[i].as_deref())
+    });
+    let (tas, display_tas) = (parts.tas(), parts.display_tas());
+    for (column, value) in [("tas", tas), ("display_tas", display_tas)] {
+        if !names.contains(&column) {
+            names.push(column);
+            values.push(SqlValue::Text(value));
+        }
     }
 }
 

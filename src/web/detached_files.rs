@@ -1,22 +1,25 @@
-//! Detached generation, for an agency and a date range without a submission:
+//! Detached generation, for an agency and a date range (D1, D2) or a fiscal
+//! period (A, BOC) without a submission:
 //! `generate_detached_file`, `check_detached_generation_status` and
 //! `get_detached_file_url` (the types whose spec is `detached`).
 
 use super::guard::{require_user, require_user_on};
-use super::params::{Query, date_and_format, file_type_param, json_str, read_params};
+use super::params::{Query, date_and_format, file_type_param, int_param, json_str, read_params};
 use crate::base::domain::JobStatus;
+use crate::base::domain::{AgencyType, FileFormat};
 use crate::base::error::AppError;
+use crate::base::fiscal::FiscalPeriod;
 use crate::base::ids::JobId;
 use crate::base::messages;
 use crate::db::jobs::{self, Job};
+use crate::db::{reference, submissions};
 use crate::files::spec;
+use crate::files::spec::Source;
 use crate::generation::queue::{self, DateRange};
 use crate::generation::status::{self, StatusResponse};
 use crate::state::AppState;
 use rouille::{Request, Response};
 use serde_json::{Map, Value};
-
-const INVALID_FILE_TYPE: &str = "file_type: Must be either D1, D2, A or BOC";
 
 fn element_numbers(params: &Map<String, Value>) -> Result<bool, AppError> {
     match params.get("element_numbers") {
@@ -37,17 +40,16 @@ fn agency_param(params: &Map<String, Value>, name: &str) -> Result<Option<String
     }
 }
 
-/// `POST /v1/generate_detached_file/`.
+/// `POST /v1/generate_detached_file/`: checks in the broker's order (every
+/// field's form, then the agency, then what the file type needs).
 pub fn generate_detached_file(req: &Request, st: &AppState) -> Result<Response, AppError> {
     let user = require_user(req, st)?;
     let params = read_params(req)?;
-    let raw_type = json_str(&params, "file_type");
-    if let Some(gtas @ ("A" | "BOC")) = raw_type {
-        return Err(AppError::bad_request(format!(
-            "File {gtas} generation needs GTAS data, which broker-lite does not hold; only D1 and D2 files can be generated"
-        )));
-    }
-    let file_type = file_type_param(raw_type, |s| s.detached, INVALID_FILE_TYPE)?;
+    let file_type = file_type_param(
+        json_str(&params, "file_type"),
+        |s| s.detached,
+        messages::DETACHED_FILE_TYPE_INVALID,
+    )?;
     let spec = spec(file_type);
     let options = date_and_format(&params)?;
     // Only layouts with element numbers (D1's) have numbered headers.
@@ -56,6 +58,11 @@ pub fn generate_detached_file(req: &Request, st: &AppState) -> Result<Response, 
             .columns()
             .iter()
             .any(|c| c.header_with_element_number.is_some());
+    let year = int_param(&params, "year", messages::YEAR_NOT_INTEGER)?;
+    let period = int_param(&params, "period", messages::PERIOD_NOT_INTEGER)?;
+    if period.is_some_and(|p| !(2..=12).contains(&p)) {
+        return Err(AppError::bad_request(messages::PERIOD_INVALID));
+    }
     let (frec, cgac) = (
         agency_param(&params, "frec_code")?,
         agency_param(&params, "cgac_code")?,
@@ -63,17 +70,52 @@ pub fn generate_detached_file(req: &Request, st: &AppState) -> Result<Response, 
     let agency_code = frec
         .or(cgac)
         .ok_or_else(|| AppError::bad_request(messages::NEED_AGENCY))?;
-    let (Some(start), Some(end)) = (options.start, options.end) else {
-        return Err(AppError::bad_request(messages::NEED_DATES));
-    };
-    let range = DateRange {
-        start,
-        end,
-        agency_type: options.agency_type,
-        file_format: options.file_format,
-        element_numbers: numbered,
-    };
     let mut conn = st.pool.get()?;
+    let range = if spec.by_period {
+        let (Some(year), Some(period)) = (year, period) else {
+            return Err(AppError::bad_request(messages::NEED_YEAR_AND_PERIOD));
+        };
+        let (start, end) = i32::try_from(year)
+            .ok()
+            .filter(|y| (1000..=9999).contains(y))
+            .and_then(|year| {
+                FiscalPeriod {
+                    year,
+                    period: period as u8,
+                }
+                .dates()
+            })
+            .ok_or_else(|| AppError::bad_request(messages::YEAR_FORMAT_INVALID))?;
+        if spec.source == Source::GtasBocComparison {
+            let no_submission =
+                submissions::published_for_period(&conn, &agency_code, year, period)?.is_none();
+            let no_data = !reference::boc_data_exists(&conn, year, period)?;
+            if no_submission || no_data {
+                return Err(AppError::bad_request(
+                    messages::no_published_submission_or_boc_data(no_submission, no_data),
+                ));
+            }
+        }
+        // One file for a period and agency: no format or agency type.
+        DateRange {
+            start,
+            end,
+            agency_type: AgencyType::Awarding,
+            file_format: FileFormat::Csv,
+            element_numbers: false,
+        }
+    } else {
+        let (Some(start), Some(end)) = (options.start, options.end) else {
+            return Err(AppError::bad_request(messages::NEED_DATES));
+        };
+        DateRange {
+            start,
+            end,
+            agency_type: options.agency_type,
+            file_format: options.file_format,
+            element_numbers: numbered,
+        }
+    };
     let job_id = queue::queue_detached_file(
         &mut conn,
         user.user.user_id,

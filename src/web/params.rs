@@ -152,6 +152,27 @@ pub fn param_text(params: &Map<String, Value>, name: &str) -> Option<String> {
     }
 }
 
+/// An optional integer parameter (a JSON integer, or text of one, as the
+/// broker's schema takes it); `message` when it is anything else.
+pub fn int_param(
+    params: &Map<String, Value>,
+    name: &str,
+    message: &str,
+) -> Result<Option<i64>, AppError> {
+    let bad = || AppError::bad_request(message);
+    match params.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) => match (n.as_i64(), n.as_f64()) {
+            (Some(i), _) => Ok(Some(i)),
+            (None, Some(f)) if f.fract() == 0.0 && f.abs() < 1e15 => Ok(Some(f as i64)),
+            _ => Err(bad()),
+        },
+        Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
+        Some(Value::String(s)) => s.trim().parse().map(Some).map_err(|_| bad()),
+        Some(_) => Err(bad()),
+    }
+}
+
 /// An optional `MM/DD/YYYY` date parameter.
 pub fn date_param(params: &Map<String, Value>, name: &str) -> Result<Option<Date>, AppError> {
     match params.get(name) {

@@ -3,6 +3,7 @@
 //! Transient failures are retried a bounded number of times; every task ends
 //! done or failed.
 
+mod gtas;
 mod pgcsv;
 mod tasks;
 pub mod validate;

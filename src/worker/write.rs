@@ -122,6 +122,12 @@ pub fn write_file(
             );
             write_submission_csv(conn, &sql, submission_id, columns, path, stop)
         }
+        (Source::GtasBudgetary, Scope::Request(req)) => {
+            super::gtas::write_file_a(conn, req, columns, path, stop)
+        }
+        (Source::GtasBocComparison, Scope::Request(req)) => {
+            super::gtas::write_boc_comparison(conn, req, columns, path, stop)
+        }
         (source, scope) => anyhow::bail!(
             "a {} file ({source:?}) cannot be written for {scope:?}",
             spec.file_type
@@ -177,9 +183,7 @@ fn write_rows(
         path,
         stop,
     } = target;
-    let file = File::create(path).context(Failure::Disk)?;
-    let mut out = PgCsv::new(BufWriter::with_capacity(1 << 20, file), delimiter);
-    out.row(headers.iter().copied()).context(Failure::Disk)?;
+    let mut out = create_csv(path, delimiter, headers)?;
     let mut stmt = conn.prepare(sql)?;
     let mut rows = stmt.query(params)?;
     let mut count = 0i64;
@@ -210,6 +214,23 @@ fn write_rows(
             return Err(Failure::Interrupted.into());
         }
     }
+    finish_csv(out, count)
+}
+
+/// A new file at `path` with its header row written.
+pub(super) fn create_csv(
+    path: &Path,
+    delimiter: u8,
+    headers: &[&str],
+) -> anyhow::Result<PgCsv<BufWriter<File>>> {
+    let file = File::create(path).context(Failure::Disk)?;
+    let mut out = PgCsv::new(BufWriter::with_capacity(1 << 20, file), delimiter);
+    out.row(headers.iter().copied()).context(Failure::Disk)?;
+    Ok(out)
+}
+
+/// Flushes and syncs a file of `rows` rows; what was written.
+pub(super) fn finish_csv(out: PgCsv<BufWriter<File>>, rows: i64) -> anyhow::Result<Written> {
     let mut buffered = out.into_inner();
     buffered.flush().context(Failure::Disk)?;
     let file = buffered
@@ -219,7 +240,7 @@ fn write_rows(
     file.sync_all().context(Failure::Disk)?;
     let bytes = file.metadata().context(Failure::Disk)?.len();
     Ok(Written {
-        rows: count,
+        rows,
         bytes: bytes as i64,
     })
 }

@@ -37,15 +37,7 @@ fn generate_detached_file_checks_its_parameters() {
         ),
         (
             json!({"file_type": "E", "cgac_code": "097"}),
-            "file_type: Must be either D1, D2, A or BOC",
-        ),
-        (
-            json!({"file_type": "A", "cgac_code": "097"}),
-            "File A generation needs GTAS data, which broker-lite does not hold; only D1 and D2 files can be generated",
-        ),
-        (
-            json!({"file_type": "BOC", "cgac_code": "097"}),
-            "File BOC generation needs GTAS data, which broker-lite does not hold; only D1 and D2 files can be generated",
+            "file_type: Must be one of: A, BOC, D1, D2.",
         ),
         (
             json!({"file_type": "D1", "cgac_code": "097", "start": "1/1/2019"}),

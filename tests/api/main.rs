@@ -10,6 +10,7 @@ mod files;
 mod generate_file;
 mod generation_status;
 mod golden;
+mod gtas;
 mod helpers;
 mod hostile;
 mod login;

@@ -50,7 +50,7 @@ FILTER_COLUMNS = {
 
 
 def layout(name):
-    with open(os.path.join(ROOT, "src", "columns", f"{name}_columns.csv"), newline="") as f:
+    with open(os.path.join(ROOT, "src", "files", "layouts", f"{name}_columns.csv"), newline="") as f:
         return list(csv.DictReader(f))
 
 

@@ -10,13 +10,15 @@ build() {
   if [ -z "${BROKER_BIN:-}" ]; then (cd "$ROOT" && cargo build --release --quiet); fi
 }
 
-# synth DIR ROWS: a data dir with ROWS synthetic D1 rows (kept between runs).
+# synth DIR ROWS [ARGS...]: a data dir with ROWS synthetic D1 rows and the
+# other synth options ARGS (kept between runs).
 synth() {
-  local dir=$1 rows=$2
-  if [ ! -f "$dir/.synth-$rows" ]; then
+  local dir=$1 rows=$2; shift 2
+  local marker="$dir/.synth-$rows$(printf '%s' "$*" | tr -c 'A-Za-z0-9' _)"
+  if [ ! -f "$marker" ]; then
     rm -rf "$dir" && mkdir -p "$dir"
-    "$BIN" fixtures synth --data-dir "$dir" --rows "$rows" >&2
-    touch "$dir/.synth-$rows"
+    "$BIN" fixtures synth --data-dir "$dir" --rows "$rows" "$@" >&2
+    touch "$marker"
   fi
 }
 

@@ -53,6 +53,11 @@ enum FixturesCommand {
         /// D1 rows to create (D2 gets half as many, SAM a hundredth, subawards a tenth).
         #[arg(long)]
         rows: u64,
+        /// TAS to create GTAS data for (40 SF-133 lines each in the 12
+        /// periods of fiscal year 2020, failed edits, BOC balances, a
+        /// published File B).
+        #[arg(long, default_value_t = 2000)]
+        tas: u64,
         /// Seed of the generator: the same seed gives the same rows.
         #[arg(long, default_value_t = 1)]
         seed: u64,
@@ -146,9 +151,15 @@ fn main() -> ExitCode {
             command: FixturesCommand::Load { db, files },
         } => load_fixtures(db, files),
         Command::Fixtures {
-            command: FixturesCommand::Synth { db, rows, seed },
+            command:
+                FixturesCommand::Synth {
+                    db,
+                    rows,
+                    tas,
+                    seed,
+                },
         } => db::open_migrated(&db.db_path())
-            .and_then(|mut conn| broker_lite::tools::synth::synthesize(&mut conn, rows, seed)),
+            .and_then(|mut conn| broker_lite::tools::synth::synthesize(&mut conn, rows, tas, seed)),
         Command::Token(args) => token(args),
     };
     match result {

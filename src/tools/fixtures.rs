@@ -637,4 +637,47 @@ mod tests {
             .unwrap();
         assert!(hash.starts_with("$argon2id$"));
     }
+
+    #[test]
+    fn gtas_rows_get_their_tas_labels_and_numeric_amounts() {
+        let mut conn = in_memory();
+        load_one(
+            &mut conn,
+            r#"{"sf_133": [{"agency_identifier": "020", "availability_type_code": "X",
+                            "main_account_code": "5688", "sub_account_code": "000",
+                            "fiscal_year": 2021, "period": 6, "line": 1910, "amount": "007.50"},
+                           {"tas": "given", "display_tas": "given-label", "fiscal_year": 2021,
+                            "period": 6, "line": 1000, "amount": "1e3"}],
+                "tas_failed_edits": [{"tas": "x", "approved_override_exists": true}]}"#,
+        )
+        .unwrap();
+        let rows: Vec<(String, String, String)> = conn
+            .prepare("SELECT tas, display_tas, amount FROM sf_133 ORDER BY line DESC")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                (
+                    "00002000000000X5688000".to_string(),
+                    "020-X-5688-000".to_string(),
+                    "7.50".to_string()
+                ),
+                ("given".into(), "given-label".into(), "1000".into()),
+            ]
+        );
+        let err = load_one(
+            &mut conn,
+            r#"{"gtas_boc": [{"fiscal_year": 2021, "dollar_amount": "12,50"}]}"#,
+        )
+        .unwrap_err();
+        assert_eq!(
+            (err.table.as_deref(), err.row, err.column.as_deref()),
+            (Some("gtas_boc"), Some(1), Some("dollar_amount"))
+        );
+        assert_eq!(count(&conn, "gtas_boc"), 0);
+    }
 }

@@ -1,8 +1,10 @@
 //! `fixtures synth`: deterministic, realistic synthetic data for benchmarks
 //! and load tests — agencies, an admin, a few submissions with their jobs,
-//! and D1, D2, SAM and subaward source rows with values of every kind the
+//! D1, D2, SAM and subaward source rows with values of every kind the
 //! broker's files hold (amounts with their scale, t/f flags, empty strings,
-//! NULLs, FPDS timestamps as action dates).
+//! NULLs, FPDS timestamps as action dates), and GTAS data for File A and
+//! the BOC comparison (TAS, SF-133 lines, failed edits, BOC balances and a
+//! published File B).
 
 use crate::auth::hash_password;
 use crate::base::domain::FileType;
@@ -81,7 +83,12 @@ INSERT OR IGNORE INTO submissions (submission_id, user_id, cgac_code, reporting_
 VALUES (1, 1, '097', '2019-10-01', '2020-09-30', 2020, 12, 1, 'unpublished'),
        (2, 1, '097', '2019-10-01', '2020-09-30', 2020, 12, 1, 'unpublished'),
        (3, 1, '020', '2019-10-01', '2019-12-31', 2020, 3, 1, 'published'),
-       (4, 1, '075', '2020-03-01', '2020-03-31', 2020, 6, 0, 'unpublished');
+       (4, 1, '075', '2020-03-01', '2020-03-31', 2020, 6, 0, 'unpublished'),
+       (5, 1, '097', '2020-03-01', '2020-03-31', 2020, 6, 0, 'published');
+INSERT OR IGNORE INTO submission_window_schedule (year, period, period_start, publish_deadline,
+    certification_deadline)
+SELECT 2020, p, '2020-01-01 00:00:00', '2020-12-31 00:00:00', '2020-12-31 00:00:00'
+FROM (WITH RECURSIVE n(p) AS (SELECT 1 UNION ALL SELECT p + 1 FROM n WHERE p < 12) SELECT p FROM n);
 ";
 
 /// Adds the reference rows, the admin, the submissions and their jobs.
@@ -98,7 +105,7 @@ fn reference_data(conn: &Connection) -> anyhow::Result<()> {
         "INSERT OR IGNORE INTO jobs (job_id, submission_id, job_type, file_type, job_status, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?;
-    for sub in 1..=4i64 {
+    for sub in 1..=5i64 {
         let mut id = sub * 100;
         let mut add = |job_type: &str, file_type: Option<&str>, status: &str| {
             id += 1;
@@ -159,8 +166,9 @@ fn insert_sql(table: &str, columns: &[String]) -> String {
 }
 
 /// Fills the database with `rows` D1 rows, half as many D2 rows, a SAM row
-/// per hundred and a subaward per ten, deterministically for a seed.
-pub fn synthesize(conn: &mut Connection, rows: u64, seed: u64) -> anyhow::Result<()> {
+/// per hundred and a subaward per ten, and GTAS data for `tas` TAS (see
+/// [`synthesize_gtas`]), deterministically for a seed.
+pub fn synthesize(conn: &mut Connection, rows: u64, tas: u64, seed: u64) -> anyhow::Result<()> {
     reference_data(conn).context("cannot add the reference rows")?;
     let base = conn.query_row(
         "SELECT COALESCE(MAX(detached_award_procurement_id), 0) FROM detached_award_procurement",
@@ -346,8 +354,271 @@ pub fn synthesize(conn: &mut Connection, rows: u64, seed: u64) -> anyhow::Result
             v.push((i % 7 != 0).then(|| format!("SUBUEI{i:08}")));
         },
     )?;
+    synthesize_gtas(conn, tas, seed)?;
     conn.execute_batch("ANALYZE")?;
     crate::db::drop_stat4_samples(conn)?;
     std::io::stderr().flush()?;
+    Ok(())
+}
+
+/// SF-133 lines of every synthetic TAS and period: the lines File A sums
+/// and others it does not.
+const SF133_LINES: [i64; 40] = [
+    1000, 1010, 1011, 1012, 1020, 1021, 1033, 1040, 1042, 1061, 1065, 1067, 1100, 1120, 1160, 1180,
+    1260, 1280, 1340, 1440, 1540, 1640, 1750, 1850, 1910, 2001, 2002, 2104, 2190, 2201, 2202, 2301,
+    2412, 2490, 2500, 3010, 3020, 3030, 4801, 4901,
+];
+
+/// Identifiers (ATA, AID) of a synthetic TAS: half DOD's own, some through
+/// ATA 017, the rest Treasury's and HHS's.
+fn synth_tas_agency(i: u64) -> (Option<&'static str>, &'static str) {
+    match i % 8 {
+        0..=3 => (None, SYNTH_AGENCY),
+        4 => (Some("017"), "021"),
+        5 => (None, "020"),
+        6 => (Some("580"), "020"),
+        _ => (None, "075"),
+    }
+}
+
+/// GTAS data for `tas` TAS of fiscal year 2020: the TAS (one in fifty a
+/// financial account), 40 SF-133 lines each in each of the 12 periods,
+/// failed edits for one TAS in ten per period, 4 BOC balances per TAS and
+/// period, and for DOD's published period-6 submission a File B of 3 rows
+/// per TAS, most matching a BOC balance.
+pub fn synthesize_gtas(conn: &mut Connection, tas: u64, seed: u64) -> anyhow::Result<()> {
+    use crate::base::tas::TasParts;
+    let base = conn.query_row("SELECT COALESCE(MAX(tas_id), 0) FROM tas_lookup", [], |r| {
+        r.get::<_, i64>(0)
+    })? as u64;
+    struct Tas {
+        ata: Option<&'static str>,
+        aid: &'static str,
+        years: Option<(String, String)>,
+        main: String,
+        sub: String,
+    }
+    let make = |i: u64| {
+        let n = base + i;
+        let (ata, aid) = synth_tas_agency(n);
+        Tas {
+            ata,
+            aid,
+            years: (n % 2 == 1).then(|| ("2019".to_string(), "2020".to_string())),
+            main: format!("{:04}", n % 10_000),
+            sub: format!("{:03}", n / 10_000 % 1000),
+        }
+    };
+    let labels = |t: &Tas| {
+        let parts = TasParts {
+            allocation_transfer_agency: t.ata,
+            agency_identifier: Some(t.aid),
+            beginning_period_of_availa: t.years.as_ref().map(|y| y.0.as_str()),
+            ending_period_of_availabil: t.years.as_ref().map(|y| y.1.as_str()),
+            availability_type_code: t.years.is_none().then_some("X"),
+            main_account_code: Some(&t.main),
+            sub_account_code: Some(&t.sub),
+        };
+        (parts.tas(), parts.display_tas())
+    };
+    let tas_columns: Vec<String> = [
+        "tas_id",
+        "allocation_transfer_agency",
+        "agency_identifier",
+        "beginning_period_of_availa",
+        "ending_period_of_availabil",
+        "availability_type_code",
+        "main_account_code",
+        "sub_account_code",
+        "financial_indicator2",
+        "fr_entity_type",
+        "account_title",
+        "tas",
+        "display_tas",
+    ]
+    .map(String::from)
+    .to_vec();
+    insert_rows(
+        conn,
+        "TAS",
+        &insert_sql("tas_lookup", &tas_columns),
+        tas,
+        |i, v| {
+            let t = make(i);
+            let (key, label) = labels(&t);
+            v.push(Some((base + i + 1).to_string()));
+            v.push(t.ata.map(String::from));
+            v.push(Some(t.aid.into()));
+            v.push(t.years.as_ref().map(|y| y.0.clone()));
+            v.push(t.years.as_ref().map(|y| y.1.clone()));
+            v.push(t.years.is_none().then(|| "X".into()));
+            v.push(Some(t.main.clone()));
+            v.push(Some(t.sub.clone()));
+            v.push(((base + i) % 50 == 49).then(|| "F".into()));
+            v.push(Some(format!("{}00", &t.aid[1..])));
+            v.push(Some(format!("Synthetic account {label}")));
+            v.push(Some(key));
+            v.push(Some(label));
+        },
+    )?;
+    let part_columns = [
+        "allocation_transfer_agency",
+        "agency_identifier",
+        "beginning_period_of_availa",
+        "ending_period_of_availabil",
+        "availability_type_code",
+        "main_account_code",
+        "sub_account_code",
+        "tas",
+        "display_tas",
+    ];
+    let push_parts = |t: &Tas, v: &mut Vec<Option<String>>| {
+        let (key, label) = labels(t);
+        v.push(t.ata.map(String::from));
+        v.push(Some(t.aid.into()));
+        v.push(t.years.as_ref().map(|y| y.0.clone()));
+        v.push(t.years.as_ref().map(|y| y.1.clone()));
+        v.push(t.years.is_none().then(|| "X".into()));
+        v.push(Some(t.main.clone()));
+        v.push(Some(t.sub.clone()));
+        v.push(Some(key));
+        v.push(Some(label));
+    };
+    let with_parts = |extra: &[&str]| -> Vec<String> {
+        part_columns
+            .iter()
+            .chain(extra)
+            .map(|c| c.to_string())
+            .collect()
+    };
+    let per_period = tas * SF133_LINES.len() as u64;
+    let mut rng = Rng(seed ^ 0x133);
+    insert_rows(
+        conn,
+        "SF-133",
+        &insert_sql(
+            "sf_133",
+            &with_parts(&["fiscal_year", "period", "line", "amount"]),
+        ),
+        per_period * 12,
+        |i, v| {
+            let (period, within) = (i / per_period + 1, i % per_period);
+            let t = make(within / SF133_LINES.len() as u64);
+            push_parts(&t, v);
+            v.push(Some("2020".into()));
+            v.push(Some(period.to_string()));
+            v.push(Some(
+                SF133_LINES[(within % SF133_LINES.len() as u64) as usize].to_string(),
+            ));
+            v.push(Some(amount(&mut rng, 1_000_000_000)));
+        },
+    )?;
+    let edited = tas.div_ceil(10);
+    let mut rng = Rng(seed ^ 0xED17);
+    insert_rows(
+        conn,
+        "failed edits",
+        &insert_sql(
+            "tas_failed_edits",
+            &with_parts(&[
+                "fiscal_year",
+                "period",
+                "edit_number",
+                "severity",
+                "atb_submission_status",
+                "approved_override_exists",
+            ]),
+        ),
+        edited * 12,
+        |i, v| {
+            let t = make(i % edited * 10);
+            push_parts(&t, v);
+            v.push(Some("2020".into()));
+            v.push(Some((i / edited + 1).to_string()));
+            v.push(Some(format!("A{}", rng.below(40))));
+            v.push(Some(
+                ["fatal", "FATAL", "warning"][rng.below(3) as usize].into(),
+            ));
+            v.push(Some(
+                ["F", "E", "P", "C", "X"][rng.below(5) as usize].into(),
+            ));
+            v.push(Some(rng.below(2).to_string()));
+        },
+    )?;
+    const BOC_USSGLS: [(&str, &str); 4] = [
+        ("480100", "E"),
+        ("490800", "B"),
+        ("490100", "E"),
+        ("497100", "E"),
+    ];
+    let mut rng = Rng(seed ^ 0xB0C);
+    insert_rows(
+        conn,
+        "GTAS BOC",
+        &insert_sql(
+            "gtas_boc",
+            &with_parts(&[
+                "fiscal_year",
+                "period",
+                "ussgl_number",
+                "dollar_amount",
+                "debit_credit",
+                "begin_end",
+                "reimbursable_flag",
+                "disaster_emergency_fund_code",
+                "budget_object_class",
+            ]),
+        ),
+        tas * 12 * 4,
+        |i, v| {
+            let (period, t, k) = (i / (tas * 4) + 1, i / 4 % tas, (i % 4) as usize);
+            push_parts(&make(t), v);
+            v.push(Some("2020".into()));
+            v.push(Some(period.to_string()));
+            v.push(Some(BOC_USSGLS[k].0.into()));
+            v.push(Some(amount(&mut rng, 100_000_000)));
+            v.push(Some(["D", "C"][rng.below(2) as usize].into()));
+            v.push(Some(BOC_USSGLS[k].1.into()));
+            v.push(Some("D".into()));
+            v.push(Some("Q".into()));
+            v.push(Some(format!("{}00", 41 + t % 3)));
+        },
+    )?;
+    let mut rng = Rng(seed ^ 0xF11EB);
+    insert_rows(
+        conn,
+        "File B",
+        &insert_sql(
+            "published_object_class_program_activity",
+            &with_parts(&[
+                "submission_id",
+                "row_number",
+                "object_class",
+                "by_direct_reimbursable_fun",
+                "disaster_emergency_fund_code",
+                "program_activity_code",
+                "ussgl480100_undelivered_or_cpe",
+                "ussgl490800_authority_outl_fyb",
+                "ussgl490100_delivered_orde_cpe",
+            ]),
+        ),
+        tas * 3,
+        |i, v| {
+            let t = i / 3;
+            push_parts(&make(t), v);
+            v.push(Some("5".into()));
+            v.push(Some((i + 2).to_string()));
+            v.push(Some(format!("{}0", 41 + t % 3)));
+            v.push(Some("D".into()));
+            v.push(Some("Q".into()));
+            v.push(Some(format!("{:04}", i % 3)));
+            for _ in 0..3 {
+                v.push(match rng.below(5) {
+                    0 => None,
+                    _ => Some(amount(&mut rng, 50_000_000)),
+                });
+            }
+        },
+    )?;
     Ok(())
 }

@@ -229,7 +229,9 @@ fn serve_logs_requests_without_query_strings_or_tokens() {
 fn synth_data_generates_a_d1_with_every_kind_of_value() {
     let dir = tempfile::tempdir().unwrap();
     let out = broker(
-        &["fixtures", "synth", "--rows", "400", "--seed", "7"],
+        &[
+            "fixtures", "synth", "--rows", "400", "--tas", "0", "--seed", "7",
+        ],
         dir.path(),
     );
     assert!(
@@ -293,4 +295,134 @@ fn synth_data_generates_a_d1_with_every_kind_of_value() {
     assert!(text.contains(",\"\","), "empty strings are written as \"\"");
     assert!(text.contains(",,"), "NULLs are written as nothing");
     assert!(!text.contains('\r'), "LF line ends");
+}
+
+#[test]
+fn synth_gtas_data_makes_a_and_boc_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = broker(
+        &[
+            "fixtures", "synth", "--rows", "10", "--tas", "48", "--seed", "3",
+        ],
+        dir.path(),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let conn = rusqlite::Connection::open(dir.path().join("broker.db")).unwrap();
+    let count =
+        |sql: &str| -> usize { conn.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap() as usize };
+    assert_eq!(count("SELECT COUNT(*) FROM sf_133"), 48 * 40 * 12);
+    // DOD's TAS: its own AID and ATA 017, financial accounts left out.
+    let dod_tas = count(
+        "SELECT COUNT(*) FROM tas_lookup WHERE coalesce(financial_indicator2, '') <> 'F'
+         AND (allocation_transfer_agency IN ('017', '021', '057', '097')
+              OR (allocation_transfer_agency IS NULL AND agency_identifier IN ('017', '021', '057', '097')))",
+    );
+    let server = Served::start(dir.path(), &[], &[]);
+    let token = post_login(server.addr, "admin@synth.local", "synth-admin-pw").json()["session_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let fetch = |file_type: &str| {
+        detached_file(
+            server.addr,
+            &token,
+            serde_json::json!({"file_type": file_type, "cgac_code": "097", "year": 2020, "period": 6}),
+        )
+    };
+    let a = fetch("A");
+    assert_eq!(a[0][0], "AllocationTransferAgencyIdentifier");
+    assert_eq!(a.len() - 1, dod_tas, "one row per DOD TAS");
+    let boc = fetch("BOC");
+    assert_eq!(boc[0][19], "FileBRows");
+    let matched = boc[1..]
+        .iter()
+        .filter(|r| !r[19].is_empty() && r[16] != "0")
+        .count();
+    assert!(matched > 0, "File B lines meet GTAS balances");
+    for row in &boc[1..] {
+        let amount = |i: usize| row[i].parse::<f64>().unwrap();
+        assert!(
+            (amount(16) - amount(17) - amount(18)).abs() < 1e-6,
+            "{row:?}"
+        );
+    }
+}
+
+/// Generates a detached file through the API, waits for it, and returns
+/// its rows (header first).
+fn detached_file(addr: SocketAddr, token: &str, body: serde_json::Value) -> Vec<Vec<String>> {
+    let headers = [
+        ("x-session-id", token),
+        ("Content-Type", "application/json"),
+    ];
+    let resp = raw_request(
+        addr,
+        "POST",
+        "/v1/generate_detached_file/",
+        &headers,
+        body.to_string().as_bytes(),
+    );
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    let target = format!(
+        "/v1/check_detached_generation_status/?job_id={}",
+        resp.json()["job_id"]
+    );
+    let status = (0..200)
+        .map(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            raw_request(addr, "GET", &target, &headers[..1], b"").json()
+        })
+        .find(|s| s["status"] != "waiting")
+        .expect("the generation finishes");
+    assert_eq!(status["status"], "finished", "{status}");
+    let url = status["url"].as_str().unwrap();
+    let path = url.strip_prefix(&format!("http://{addr}")).unwrap();
+    crate::helpers::rows_of(&raw_request(addr, "GET", path, &[], b"").body, b',')
+}
+
+#[test]
+fn the_demo_has_gtas_data_for_a_and_boc() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Served::start(dir.path(), &["--demo"], &[]);
+    let token =
+        post_login(server.addr, "submitter@broker.local", "submitter-demo-pw").json()["session_id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+    let a = detached_file(
+        server.addr,
+        &token,
+        serde_json::json!({"file_type": "A", "cgac_code": "097", "year": 2020, "period": 6}),
+    );
+    // DOD's two own TAS and one through ATA 017, NULLs last; the financial
+    // account is left out.
+    let tas: Vec<(&str, &str, &str)> = a[1..]
+        .iter()
+        .map(|r| (r[0].as_str(), r[1].as_str(), r[5].as_str()))
+        .collect();
+    assert_eq!(
+        tas,
+        [
+            ("017", "021", "1810"),
+            ("", "097", "1804"),
+            ("", "097", "0100")
+        ]
+    );
+    assert_eq!(a[3][7], "6310000.00");
+    assert_eq!(a[2][20], "failed fatal edit - no override");
+    let boc = detached_file(
+        server.addr,
+        &token,
+        serde_json::json!({"file_type": "BOC", "cgac_code": "020", "year": 2020, "period": 3}),
+    );
+    assert!(boc.len() > 1, "{boc:?}");
+    assert!(
+        boc[1..]
+            .iter()
+            .any(|r| r[18] != "0.00" && !r[19].is_empty())
+    );
 }

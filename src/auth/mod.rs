@@ -11,6 +11,8 @@ use crate::base::ids::UserId;
 use crate::base::util::random_hex;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Issuer of session tokens; other token purposes would get their own.
 pub const SESSION_ISSUER: &str = "broker-lite";
@@ -61,6 +63,27 @@ pub fn mint_token(
 pub struct SessionKeys {
     key: DecodingKey,
     validation: Validation,
+    /// Tells this server's verified tokens from another's in the cache.
+    id: u64,
+}
+
+thread_local! {
+    /// The token this thread verified last, with its keys' id and claims.
+    /// A connection (one thread each) sends the same token request after
+    /// request, and verifying its signature again proves nothing new; its
+    /// expiry is checked on every use, and revocation is the database's,
+    /// checked on every request.
+    static LAST_VERIFIED: RefCell<Option<(u64, Box<str>, Claims)>> = const { RefCell::new(None) };
+}
+
+/// Equality that takes the same time wherever two tokens differ, so that
+/// comparing a request's token with a verified one reveals nothing of it.
+fn same_token(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |diff, (x, y)| diff | (x ^ y))
+            == 0
 }
 
 impl SessionKeys {
@@ -70,9 +93,11 @@ impl SessionKeys {
         validation.leeway = 0;
         validation.set_required_spec_claims(&["exp", "sub", "iss"]);
         validation.set_issuer(&[SESSION_ISSUER]);
+        static NEXT_ID: AtomicU64 = AtomicU64::new(1);
         SessionKeys {
             key: DecodingKey::from_secret(secret.expose().as_bytes()),
             validation,
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
         }
     }
 
@@ -81,7 +106,22 @@ impl SessionKeys {
         if token.len() > MAX_TOKEN_LEN {
             return Err(jsonwebtoken::errors::ErrorKind::InvalidToken.into());
         }
-        jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation).map(|data| data.claims)
+        let cached = LAST_VERIFIED.with_borrow(|last| match last {
+            Some((id, verified, claims)) if *id == self.id && same_token(verified, token) => {
+                Some(claims.clone())
+            }
+            _ => None,
+        });
+        if let Some(claims) = cached {
+            // As the full check does: expired once `exp` is past, no leeway.
+            if claims.exp < jsonwebtoken::get_current_timestamp() {
+                return Err(jsonwebtoken::errors::ErrorKind::ExpiredSignature.into());
+            }
+            return Ok(claims);
+        }
+        let claims = jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation)?.claims;
+        LAST_VERIFIED.set(Some((self.id, token.into(), claims.clone())));
+        Ok(claims)
     }
 }
 
@@ -108,5 +148,31 @@ mod tests {
         assert!(decode_token(&secret, &expired).is_err());
         assert!(decode_token(&Secret::new("other"), &token).is_err());
         assert!(decode_token(&secret, &"a".repeat(MAX_TOKEN_LEN + 1)).is_err());
+    }
+
+    #[test]
+    fn a_remembered_token_still_expires_and_stays_bound_to_its_keys() {
+        let secret = Secret::new("k");
+        let keys = SessionKeys::new(&secret);
+        let (token, _) = mint_token(&secret, UserId(7), 1).unwrap();
+        assert!(keys.decode(&token).is_ok());
+        assert!(keys.decode(&token).is_ok(), "remembered");
+        assert!(SessionKeys::new(&secret).decode(&token).is_ok());
+        assert!(
+            SessionKeys::new(&Secret::new("other"))
+                .decode(&token)
+                .is_err()
+        );
+        let mut tampered = token.clone();
+        let last = tampered.pop().unwrap();
+        tampered.push(if last == 'A' { 'B' } else { 'A' });
+        assert!(keys.decode(&tampered).is_err());
+        assert!(keys.decode(&token).is_ok());
+        std::thread::sleep(std::time::Duration::from_millis(2100));
+        let err = keys.decode(&token).unwrap_err();
+        assert_eq!(
+            err.kind(),
+            &jsonwebtoken::errors::ErrorKind::ExpiredSignature
+        );
     }
 }

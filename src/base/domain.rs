@@ -156,18 +156,23 @@ impl Permission {
     }
 }
 
-/// Reads a named enum out of a SQLite text column, by column name.
-pub fn column_enum<T>(
+/// Reads a named enum out of a SQLite text column (by position or name).
+pub fn column_enum<T, I>(
     row: &rusqlite::Row<'_>,
-    column: &str,
+    column: I,
     parse: fn(&str) -> Option<T>,
-) -> rusqlite::Result<T> {
-    let text: String = row.get(column)?;
-    parse(&text).ok_or_else(|| {
+) -> rusqlite::Result<T>
+where
+    I: rusqlite::RowIndex + Copy + fmt::Debug,
+{
+    let text = row.get_ref(column)?.as_str().map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+    })?;
+    parse(text).ok_or_else(|| {
         rusqlite::Error::FromSqlConversionFailure(
-            row.as_ref().column_index(column).unwrap_or(0),
+            0,
             rusqlite::types::Type::Text,
-            format!("unexpected {column} {text:?}").into(),
+            format!("unexpected {column:?} {text:?}").into(),
         )
     })
 }

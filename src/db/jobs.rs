@@ -1,7 +1,9 @@
 //! Queries on `jobs`.
 
+use super::columns::col;
 use crate::base::domain::{FileType, JobStatus, JobType, column_enum};
 use crate::base::ids::{FileGenerationId, JobId, SubmissionId, UserId};
+use rusqlite::types::Type;
 use rusqlite::{Connection, OptionalExtension, params};
 
 /// The fields of a job the routes and the worker need.
@@ -29,25 +31,46 @@ pub struct Job {
 const JOB_COLUMNS: &str = "job_id, submission_id, job_type, file_type, job_status, filename, \
      file_size, number_of_rows, number_of_errors, error_message, start_date, end_date, updated_at, \
      file_generation_id, user_id";
+/// [`JOB_COLUMNS`] as a list, for reading by position (a test keeps them equal).
+const JOB_FIELDS: [&str; 15] = [
+    "job_id",
+    "submission_id",
+    "job_type",
+    "file_type",
+    "job_status",
+    "filename",
+    "file_size",
+    "number_of_rows",
+    "number_of_errors",
+    "error_message",
+    "start_date",
+    "end_date",
+    "updated_at",
+    "file_generation_id",
+    "user_id",
+];
 
 fn job_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Job> {
-    let file_type: Option<String> = row.get("file_type")?;
+    let file_type = row
+        .get_ref(col!(JOB_FIELDS, "file_type"))?
+        .as_str_or_null()
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, Type::Text, Box::new(e)))?;
     Ok(Job {
-        job_id: row.get("job_id")?,
-        submission_id: row.get("submission_id")?,
-        job_type: column_enum(row, "job_type", JobType::parse)?,
-        file_type: file_type.as_deref().and_then(FileType::parse),
-        job_status: column_enum(row, "job_status", JobStatus::parse)?,
-        filename: row.get("filename")?,
-        file_size: row.get("file_size")?,
-        number_of_rows: row.get("number_of_rows")?,
-        number_of_errors: row.get("number_of_errors")?,
-        error_message: row.get("error_message")?,
-        start_date: row.get("start_date")?,
-        end_date: row.get("end_date")?,
-        updated_at: row.get("updated_at")?,
-        file_generation_id: row.get("file_generation_id")?,
-        user_id: row.get("user_id")?,
+        job_id: row.get(col!(JOB_FIELDS, "job_id"))?,
+        submission_id: row.get(col!(JOB_FIELDS, "submission_id"))?,
+        job_type: column_enum(row, col!(JOB_FIELDS, "job_type"), JobType::parse)?,
+        file_type: file_type.and_then(FileType::parse),
+        job_status: column_enum(row, col!(JOB_FIELDS, "job_status"), JobStatus::parse)?,
+        filename: row.get(col!(JOB_FIELDS, "filename"))?,
+        file_size: row.get(col!(JOB_FIELDS, "file_size"))?,
+        number_of_rows: row.get(col!(JOB_FIELDS, "number_of_rows"))?,
+        number_of_errors: row.get(col!(JOB_FIELDS, "number_of_errors"))?,
+        error_message: row.get(col!(JOB_FIELDS, "error_message"))?,
+        start_date: row.get(col!(JOB_FIELDS, "start_date"))?,
+        end_date: row.get(col!(JOB_FIELDS, "end_date"))?,
+        updated_at: row.get(col!(JOB_FIELDS, "updated_at"))?,
+        file_generation_id: row.get(col!(JOB_FIELDS, "file_generation_id"))?,
+        user_id: row.get(col!(JOB_FIELDS, "user_id"))?,
     })
 }
 
@@ -405,4 +428,14 @@ pub fn insert_detached_job(
     )?
     .execute(params![file_type.as_str(), user_id, start, end, now])?;
     Ok(JobId(conn.last_insert_rowid()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_column_list_and_its_array_agree() {
+        assert_eq!(JOB_FIELDS.join(", "), JOB_COLUMNS);
+    }
 }

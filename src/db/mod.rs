@@ -1,6 +1,7 @@
 //! Tier 1: the SQLite database — pool, per-connection settings, schema
 //! versions, and one module of plain-SQL functions per table.
 
+pub mod columns;
 pub mod file_generation;
 pub mod jobs;
 pub mod reference;
@@ -67,11 +68,53 @@ pub fn drop_stat4_samples(conn: &Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
+/// A read transaction for a request's queries: they see one snapshot, and
+/// SQLite takes and drops its file locks once for all of them instead of
+/// once per statement (under load, lock traffic was most of a read's cost).
+/// `BEGIN` and `COMMIT` come from the statement cache, not parsed each time.
+/// It must not write; dropping it ends the transaction.
+pub struct ReadSnapshot<'c> {
+    conn: &'c Connection,
+}
+
+impl<'c> ReadSnapshot<'c> {
+    pub fn begin(conn: &'c Connection) -> rusqlite::Result<ReadSnapshot<'c>> {
+        conn.prepare_cached("BEGIN DEFERRED")?.execute([])?;
+        Ok(ReadSnapshot { conn })
+    }
+}
+
+impl std::ops::Deref for ReadSnapshot<'_> {
+    type Target = Connection;
+
+    fn deref(&self) -> &Connection {
+        self.conn
+    }
+}
+
+impl Drop for ReadSnapshot<'_> {
+    fn drop(&mut self) {
+        let ended = self
+            .conn
+            .prepare_cached("COMMIT")
+            .and_then(|mut stmt| stmt.execute([]));
+        if ended.is_err() && !self.conn.is_autocommit() {
+            // Never hand a connection back to the pool inside a transaction.
+            if let Err(e) = self.conn.execute_batch("ROLLBACK") {
+                log::error!("cannot end a read transaction: {e}");
+            }
+        }
+    }
+}
+
 /// Opens the pool, switches the database to WAL and applies the schema.
 pub fn open_pool(path: &Path, size: u32) -> anyhow::Result<Pool> {
     drop(open_migrated(path)?);
-    let manager = SqliteConnectionManager::file(path)
-        .with_init(|conn| conn.execute_batch(CONNECTION_PRAGMAS));
+    let manager = SqliteConnectionManager::file(path).with_init(|conn| {
+        // Room for every statement the routes and the worker prepare.
+        conn.set_prepared_statement_cache_capacity(64);
+        conn.execute_batch(CONNECTION_PRAGMAS)
+    });
     r2d2::Pool::builder()
         .max_size(size)
         .min_idle(Some(1))

@@ -1,5 +1,6 @@
 //! Queries on `submissions`.
 
+use super::columns::col;
 use crate::base::domain::{PublishStatus, column_enum};
 use crate::base::ids::{SubmissionId, UserId};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -25,26 +26,43 @@ impl Submission {
     }
 }
 
+const SUBMISSION_COLUMNS: &str = "submission_id, user_id, cgac_code, frec_code, \
+     reporting_fiscal_year, reporting_fiscal_period, is_quarter_format, is_fabs, publish_status";
+/// [`SUBMISSION_COLUMNS`] as a list, for reading by position (a test keeps them equal).
+const SUBMISSION_FIELDS: [&str; 9] = [
+    "submission_id",
+    "user_id",
+    "cgac_code",
+    "frec_code",
+    "reporting_fiscal_year",
+    "reporting_fiscal_period",
+    "is_quarter_format",
+    "is_fabs",
+    "publish_status",
+];
+
 pub fn find_submission(
     conn: &Connection,
     submission_id: SubmissionId,
 ) -> rusqlite::Result<Option<Submission>> {
-    conn.prepare_cached(
-        "SELECT submission_id, user_id, cgac_code, frec_code, reporting_fiscal_year,
-                reporting_fiscal_period, is_quarter_format, is_fabs, publish_status
-         FROM submissions WHERE submission_id = ?1",
-    )?
+    conn.prepare_cached(&format!(
+        "SELECT {SUBMISSION_COLUMNS} FROM submissions WHERE submission_id = ?1"
+    ))?
     .query_row(params![submission_id], |row| {
         Ok(Submission {
-            submission_id: row.get("submission_id")?,
-            user_id: row.get("user_id")?,
-            cgac_code: row.get("cgac_code")?,
-            frec_code: row.get("frec_code")?,
-            reporting_fiscal_year: row.get("reporting_fiscal_year")?,
-            reporting_fiscal_period: row.get("reporting_fiscal_period")?,
-            is_quarter_format: row.get("is_quarter_format")?,
-            is_fabs: row.get("is_fabs")?,
-            publish_status: column_enum(row, "publish_status", PublishStatus::parse)?,
+            submission_id: row.get(col!(SUBMISSION_FIELDS, "submission_id"))?,
+            user_id: row.get(col!(SUBMISSION_FIELDS, "user_id"))?,
+            cgac_code: row.get(col!(SUBMISSION_FIELDS, "cgac_code"))?,
+            frec_code: row.get(col!(SUBMISSION_FIELDS, "frec_code"))?,
+            reporting_fiscal_year: row.get(col!(SUBMISSION_FIELDS, "reporting_fiscal_year"))?,
+            reporting_fiscal_period: row.get(col!(SUBMISSION_FIELDS, "reporting_fiscal_period"))?,
+            is_quarter_format: row.get(col!(SUBMISSION_FIELDS, "is_quarter_format"))?,
+            is_fabs: row.get(col!(SUBMISSION_FIELDS, "is_fabs"))?,
+            publish_status: column_enum(
+                row,
+                col!(SUBMISSION_FIELDS, "publish_status"),
+                PublishStatus::parse,
+            )?,
         })
     })
     .optional()
@@ -168,4 +186,14 @@ pub fn mark_updated_if_published(
     )?
     .execute(params![submission_id])?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_column_list_and_its_array_agree() {
+        assert_eq!(SUBMISSION_FIELDS.join(", "), SUBMISSION_COLUMNS);
+    }
 }

@@ -93,6 +93,20 @@ pub struct StatusResponse {
     pub end: Option<String>,
     pub message: String,
     pub generated_at: String,
+    /// The message the broker saves on the upload job with this answer
+    /// (written by [`save_message`] once the reads are done).
+    #[serde(skip)]
+    pub message_to_save: Option<String>,
+}
+
+/// Saves the message an answer chose on its upload job, as the broker does
+/// when it maps a status. Run after the answer's read snapshot is closed:
+/// a write inside a read transaction could meet a newer snapshot.
+pub fn save_message(conn: &Connection, answer: &StatusResponse) -> Result<(), AppError> {
+    if let Some(message) = &answer.message_to_save {
+        jobs::save_error_message(conn, answer.job_id, message)?;
+    }
+    Ok(())
 }
 
 fn job_state(job: &Job) -> JobState<'_> {
@@ -103,10 +117,9 @@ fn job_state(job: &Job) -> JobState<'_> {
     }
 }
 
-/// Maps an upload job (with its validation job, if it counts), saves the
-/// chosen message as the broker does, and builds the answer.
+/// Maps an upload job (with its validation job, if it counts) and builds
+/// the answer, with the message to save on the job (see [`save_message`]).
 pub fn status_response(
-    conn: &Connection,
     storage: &dyn FileStore,
     url_ttl: u64,
     file_type: FileType,
@@ -114,11 +127,10 @@ pub fn status_response(
     validation: Option<&Job>,
 ) -> Result<StatusResponse, AppError> {
     let mapped = map_generation_status(job_state(upload), validation.map(job_state));
-    if mapped.message.as_deref() != non_empty(upload.error_message.as_deref())
-        && let Some(message) = &mapped.message
-    {
-        jobs::save_error_message(conn, upload.job_id, message)?;
-    }
+    let message_to_save = mapped
+        .message
+        .clone()
+        .filter(|m| Some(m.as_str()) != non_empty(upload.error_message.as_deref()));
     let url = match (&mapped.status, upload.filename.as_deref()) {
         (GenerationStatus::Finished, Some(key)) if !key.is_empty() => {
             storage.signed_url(key, url_ttl)?
@@ -143,6 +155,7 @@ pub fn status_response(
             _ => String::new(),
         },
         generated_at: upload.updated_at.clone(),
+        message_to_save,
     })
 }
 
@@ -169,14 +182,7 @@ pub fn submission_file_status(
             )));
         }
     };
-    status_response(
-        conn,
-        storage,
-        url_ttl,
-        file_type,
-        &upload,
-        validation.as_ref(),
-    )
+    status_response(storage, url_ttl, file_type, &upload, validation.as_ref())
 }
 
 #[cfg(test)]

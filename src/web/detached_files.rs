@@ -12,7 +12,7 @@ use crate::base::fiscal::FiscalPeriod;
 use crate::base::ids::JobId;
 use crate::base::messages;
 use crate::db::jobs::{self, Job};
-use crate::db::{reference, submissions};
+use crate::db::{self, reference, submissions};
 use crate::files::spec;
 use crate::files::spec::Source;
 use crate::generation::queue::{self, DateRange};
@@ -135,14 +135,10 @@ fn detached_status(
     let file_type = job
         .file_type
         .ok_or_else(|| AppError::bad_request(messages::NOT_DETACHED))?;
-    status::status_response(
-        conn,
-        st.storage.as_ref(),
-        st.config.url_ttl,
-        file_type,
-        job,
-        None,
-    )
+    let answer =
+        status::status_response(st.storage.as_ref(), st.config.url_ttl, file_type, job, None)?;
+    status::save_message(conn, &answer)?;
+    Ok(answer)
 }
 
 /// The `job_id` query parameter: required and an integer.
@@ -176,9 +172,12 @@ pub fn check_detached_generation_status(
     st: &AppState,
 ) -> Result<Response, AppError> {
     let conn = st.pool.get()?;
-    require_user_on(req, st, &conn)?;
+    let snapshot = db::ReadSnapshot::begin(&conn)?;
+    require_user_on(req, st, &snapshot)?;
     let job_id = job_id_param(req)?;
-    match find_detached(&conn, job_id)? {
+    let found = find_detached(&snapshot, job_id)?;
+    drop(snapshot);
+    match found {
         Some(job) => Ok(Response::json(&detached_status(&conn, st, &job)?)),
         None => Ok(Response::json(&serde_json::json!({
             "job_id": job_id,

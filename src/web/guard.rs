@@ -48,11 +48,11 @@ pub fn require_user_on(
         AppError::Unauthorized
     })?;
     let user_id = claims.user_id().ok_or(AppError::Unauthorized)?;
-    let user = users::find_session_user(conn, user_id, &claims.jti)?.ok_or_else(|| {
-        log::debug!("session token refused: unknown user or revoked token");
-        AppError::Unauthorized
-    })?;
-    let affiliations = users::find_affiliations(conn, user_id)?;
+    let (user, affiliations) =
+        users::find_session_user(conn, user_id, &claims.jti)?.ok_or_else(|| {
+            log::debug!("session token refused: unknown user or revoked token");
+            AppError::Unauthorized
+        })?;
     Ok(CurrentUser {
         user,
         affiliations,

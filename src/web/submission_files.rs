@@ -9,6 +9,7 @@ use crate::base::domain::FileType;
 use crate::base::error::AppError;
 use crate::base::ids::SubmissionId;
 use crate::base::messages;
+use crate::db;
 use crate::files::spec;
 use crate::generation::queue::{self, DateRange};
 use crate::generation::status;
@@ -18,28 +19,33 @@ use rusqlite::Connection;
 
 const INVALID_FILE_TYPE: &str = "file_type: Must be either D1, D2, E or F";
 
-/// The status body of a submission's file, as both routes answer it.
+/// The status body of a submission's file, as both routes answer it; the
+/// reads happen in the caller's snapshot, the message is saved after it.
 fn status_answer(
     conn: &Connection,
     st: &AppState,
     submission_id: SubmissionId,
     file_type: FileType,
-) -> Result<Response, AppError> {
+) -> Result<status::StatusResponse, AppError> {
     let storage = st.storage.as_ref();
-    let body =
-        status::submission_file_status(conn, storage, st.config.url_ttl, submission_id, file_type)?;
-    Ok(Response::json(&body))
+    status::submission_file_status(conn, storage, st.config.url_ttl, submission_id, file_type)
+}
+
+fn respond(conn: &Connection, answer: status::StatusResponse) -> Result<Response, AppError> {
+    status::save_message(conn, &answer)?;
+    Ok(Response::json(&answer))
 }
 
 /// `GET /v1/check_generation_status/?submission_id=N&file_type=T`.
 pub fn check_generation_status(req: &Request, st: &AppState) -> Result<Response, AppError> {
     let conn = st.pool.get()?;
-    let user = require_user_on(req, st, &conn)?;
+    let snapshot = db::ReadSnapshot::begin(&conn)?;
+    let user = require_user_on(req, st, &snapshot)?;
     let query = Query::of(req);
     let raw_id = query
         .get("submission_id")
         .or_else(|| query.get("submission"));
-    let submission = authorized_submission(&conn, &user, raw_id, Access::Read)?;
+    let submission = authorized_submission(&snapshot, &user, raw_id, Access::Read)?;
     let file_type = file_type_param(
         query.get("file_type"),
         |s| s.in_submission,
@@ -48,7 +54,9 @@ pub fn check_generation_status(req: &Request, st: &AppState) -> Result<Response,
     if submission.is_fabs {
         return Err(AppError::bad_request(messages::FABS_SUBMISSION));
     }
-    status_answer(&conn, st, submission.submission_id, file_type)
+    let answer = status_answer(&snapshot, st, submission.submission_id, file_type)?;
+    drop(snapshot);
+    respond(&conn, answer)
 }
 
 /// `POST /v1/generate_file/`: queues a submission's file.
@@ -86,5 +94,6 @@ pub fn generate_file(req: &Request, st: &AppState) -> Result<Response, AppError>
     }
     queue::queue_submission_file(&mut conn, &submission, file_type, range)?;
     st.wake.notify();
-    status_answer(&conn, st, submission.submission_id, file_type)
+    let answer = status_answer(&conn, st, submission.submission_id, file_type)?;
+    respond(&conn, answer)
 }

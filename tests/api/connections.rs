@@ -448,3 +448,45 @@ fn sigterm_exits_promptly_while_a_client_hangs_mid_request() {
     );
     drop(hanging);
 }
+
+#[test]
+fn a_kept_alive_connection_sees_a_revoked_token_and_a_changed_job_at_once() {
+    // One connection is one server thread, which remembers the token it
+    // verified last: revocation and job changes must still show on the
+    // very next request.
+    let app = TestApp::spawn();
+    let token = app.token_for(2);
+    let mut stream = connect(app.app.addr);
+    let mut send = |request: String| {
+        stream.write_all(request.as_bytes()).unwrap();
+        read_one(&mut stream)
+    };
+    let status = format!(
+        "GET /v1/check_generation_status/?submission_id=10&file_type=D1 HTTP/1.1\r\n\
+         Host: x\r\nx-session-id: {token}\r\n\r\n"
+    );
+    let (code, first) = send(status.clone());
+    assert_eq!(code, 200, "{first}");
+    let (code, again) = send(status.clone());
+    assert_eq!((code, &again), (200, &first));
+    app.sql(
+        "UPDATE jobs SET job_status = 'failed', error_message = 'disk on fire'
+         WHERE submission_id = 10 AND file_type = 'D1' AND job_type = 'file_upload'",
+    );
+    let (code, changed) = send(status.clone());
+    assert_eq!(code, 200);
+    let changed: serde_json::Value = serde_json::from_str(&changed).unwrap();
+    assert_eq!(
+        (&changed["status"], &changed["message"]),
+        (
+            &serde_json::json!("failed"),
+            &serde_json::json!("disk on fire")
+        )
+    );
+    let (code, _) = send(format!(
+        "POST /v1/logout/ HTTP/1.1\r\nHost: x\r\nx-session-id: {token}\r\nContent-Length: 0\r\n\r\n"
+    ));
+    assert_eq!(code, 200);
+    let (code, refused) = send(status);
+    assert_eq!(code, 401, "{refused}");
+}

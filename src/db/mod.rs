@@ -139,6 +139,51 @@ mod tests {
     use super::*;
 
     #[test]
+    fn sqlite_leaves_trailing_nulls_out_and_every_value_reads_back() {
+        // `.cargo/config.toml` builds SQLite with ENABLE_NULL_TRIM.
+        let conn = in_memory();
+        let options: Vec<String> = conn
+            .prepare("PRAGMA compile_options")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert!(
+            options.iter().any(|o| o == "ENABLE_NULL_TRIM"),
+            "{options:?}"
+        );
+        conn.execute_batch(
+            "CREATE TABLE t (id INTEGER PRIMARY KEY, a TEXT, b TEXT DEFAULT 'dflt', c TEXT, d TEXT);
+             INSERT INTO t (id, a, b) VALUES (1, 'x', NULL);
+             INSERT INTO t (id, a) VALUES (2, 'y');
+             ALTER TABLE t ADD COLUMN e TEXT NOT NULL DEFAULT 'added';
+             INSERT INTO t (id, a, b, c) VALUES (3, 'z', 'set', NULL);",
+        )
+        .unwrap();
+        let rows: Vec<String> = conn
+            .prepare("SELECT quote(id), quote(a), quote(b), quote(c), quote(e) FROM t ORDER BY id")
+            .unwrap()
+            .query_map([], |r| {
+                (0..5)
+                    .map(|i| r.get::<_, String>(i))
+                    .collect::<rusqlite::Result<Vec<_>>>()
+                    .map(|v| v.join(" "))
+            })
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                "1 'x' NULL NULL 'added'",
+                "2 'y' 'dflt' NULL 'added'",
+                "3 'z' 'set' NULL 'added'",
+            ]
+        );
+    }
+
+    #[test]
     fn schema_applies_twice_and_records_its_version() {
         let mut conn = in_memory();
         migrate(&mut conn).unwrap();

@@ -3,6 +3,7 @@
 //! Transient failures are retried a bounded number of times; every task ends
 //! done or failed.
 
+mod csvscan;
 mod gtas;
 mod pgcsv;
 mod tasks;

@@ -376,7 +376,9 @@ fn validate(st: &AppState, upload_job_id: JobId, task_id: TaskId) -> anyhow::Res
     tx.commit()?;
     let file = st.storage.open(&key).context(Failure::Storage)?;
     let delimiter = if key.ends_with(".txt") { b'|' } else { b',' };
+    let started = Instant::now();
     let checked = validate::check_and_stage(&mut conn, file, file_type, delimiter, &st.stop)?;
+    let checked_ms = started.elapsed().as_millis();
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     // Still this file, and no request since: only then do its rows count.
     let still_current = jobs::find_job(&tx, upload_job_id)?.is_some_and(|j| {
@@ -396,9 +398,13 @@ fn validate(st: &AppState, upload_job_id: JobId, task_id: TaskId) -> anyhow::Res
         }
     }
     tx.commit()?;
+    let recorded_ms = started.elapsed().as_millis() - checked_ms;
     validate::clear_staged(&conn)?;
     if still_current {
-        log::info!("validation of {file_type} job {upload_job_id}: {checked:?}");
+        log::info!(
+            "validation of {file_type} job {upload_job_id}: {checked:?} \
+             (file checked and rows staged in {checked_ms} ms, recorded in {recorded_ms} ms)"
+        );
     } else {
         log::info!(
             "validation of {file_type} job {upload_job_id} overtaken by a newer request; result dropped"

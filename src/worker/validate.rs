@@ -1,21 +1,25 @@
 //! The file-level check of a generated D1/D2 file inside a submission: re-read
-//! the stored file, check the header and every row's field count, and load
-//! the submission's award rows that E and F read. Rows are staged first and
+//! the stored file (with `csvscan`, which counts fields without copying
+//! them), check the header and every row's field count, and load the
+//! submission's award rows that E and F read. Rows are staged first and
 //! swapped in by the transaction that records the result, so a validation
 //! that a newer request overtook leaves no row behind.
 
+use super::csvscan::{RowScanner, ScanError};
 use crate::base::domain::FileType;
 use crate::base::ids::SubmissionId;
 use crate::files::layouts::Column;
 use crate::files::spec::{AwardLoad, spec};
-use rusqlite::{Connection, Transaction, params};
+use rusqlite::{Connection, Transaction, params_from_iter};
 use std::io::Read;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::Failure;
 
-/// Rows per statement batch while staging (checks the stop flag between).
+/// Rows per transaction while staging (checks the stop flag between).
 const ROWS_PER_BATCH: usize = 5_000;
+/// Rows per `INSERT` statement while staging (ROWS_PER_BATCH is a multiple).
+const ROWS_PER_INSERT: usize = 100;
 
 /// What the check found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,68 +80,77 @@ pub fn check_and_stage(
         inner: file,
         bytes: 0,
     };
-    let mut reader = csv::ReaderBuilder::new()
-        .delimiter(delimiter)
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(&mut counting);
-    let mut record = csv::ByteRecord::new();
+    let every_field: Vec<usize> = (0..columns.len()).collect();
+    let mut scanner = RowScanner::new(&mut counting, delimiter, &every_field);
     let unreadable =
         || Checked::Invalid(format!("The generated {file_type} file could not be read"));
-    match reader.read_byte_record(&mut record) {
-        Ok(true) => {}
-        Ok(false) => {
+    let header = match scanner.next_row() {
+        Ok(Some(header)) => header,
+        Ok(None) => {
             return Ok(Checked::Invalid(format!(
                 "The generated {file_type} file is empty"
             )));
         }
-        Err(_) => return Ok(unreadable()),
-    }
-    let header_ok = record.len() == columns.len()
-        && record
+        Err(e) => return scan_failure(e, unreadable),
+    };
+    let header_ok = header.fields == columns.len()
+        && header
+            .chosen
             .iter()
             .zip(columns.iter())
-            .all(|(got, col)| got == col.header.as_bytes());
+            .all(|(got, col)| got.as_deref() == Some(col.header.as_bytes()));
     if !header_ok {
         return Ok(Checked::Invalid(format!(
             "The header row of the generated {file_type} file does not match the {file_type} file layout"
         )));
     }
+    scanner.choose(&[key_at, uei_at]);
     let mut rows = 0i64;
+    // Award rows are staged a batch of rows per statement.
+    let many = format!(
+        "INSERT INTO temp.staged_award_rows (unique_award_key, uei) VALUES {}",
+        vec!["(?, ?)"; ROWS_PER_INSERT].join(", ")
+    );
+    let mut pending: Vec<Option<String>> = Vec::with_capacity(ROWS_PER_INSERT * 2);
     loop {
         // Writes to the temporary table take no lock on the database.
         let tx = conn.transaction()?;
         let mut in_batch = 0;
         let mut ended = false;
-        {
-            let mut stmt = tx.prepare_cached(
-                "INSERT INTO temp.staged_award_rows (unique_award_key, uei) VALUES (?1, ?2)",
-            )?;
-            while in_batch < ROWS_PER_BATCH {
-                match reader.read_byte_record(&mut record) {
-                    Ok(true) => {}
-                    Ok(false) => {
-                        ended = true;
-                        break;
-                    }
-                    Err(_) => return Ok(unreadable()),
+        while in_batch < ROWS_PER_BATCH {
+            let row = match scanner.next_row() {
+                Ok(Some(row)) => row,
+                Ok(None) => {
+                    ended = true;
+                    break;
                 }
-                rows += 1;
-                if record.len() != columns.len() {
-                    return Ok(Checked::Invalid(format!(
-                        "Row {rows} of the generated {file_type} file has {} fields; the layout has {}",
-                        record.len(),
-                        columns.len()
-                    )));
-                }
-                let text = |i: usize| {
-                    let field = String::from_utf8_lossy(&record[i]).into_owned();
-                    (!field.is_empty()).then_some(field)
-                };
-                stmt.execute(params![text(key_at), text(uei_at)])?;
-                in_batch += 1;
+                Err(e) => return scan_failure(e, unreadable),
+            };
+            rows += 1;
+            if row.fields != columns.len() {
+                return Ok(Checked::Invalid(format!(
+                    "Row {rows} of the generated {file_type} file has {} fields; the layout has {}",
+                    row.fields,
+                    columns.len()
+                )));
             }
+            for value in row.chosen {
+                let text = value.map(|v| String::from_utf8_lossy(&v).into_owned());
+                pending.push(text.filter(|t| !t.is_empty()));
+            }
+            if pending.len() == ROWS_PER_INSERT * 2 {
+                tx.prepare_cached(&many)?
+                    .execute(params_from_iter(pending.drain(..)))?;
+            }
+            in_batch += 1;
         }
+        for pair in pending.chunks(2) {
+            tx.prepare_cached(
+                "INSERT INTO temp.staged_award_rows (unique_award_key, uei) VALUES (?1, ?2)",
+            )?
+            .execute(params_from_iter(pair))?;
+        }
+        pending.clear();
         tx.commit()?;
         if ended {
             break;
@@ -146,11 +159,20 @@ pub fn check_and_stage(
             return Err(Failure::Interrupted.into());
         }
     }
-    drop(reader);
+    drop(scanner);
     Ok(Checked::Valid {
         rows,
         bytes: counting.bytes as i64,
     })
+}
+
+/// A file that ends inside quotes is invalid; one that cannot be read from
+/// storage is a storage failure (retried), not a fault of the file.
+fn scan_failure(err: ScanError, unreadable: impl Fn() -> Checked) -> anyhow::Result<Checked> {
+    match err {
+        ScanError::UnclosedQuote => Ok(unreadable()),
+        ScanError::Io(e) => Err(anyhow::Error::new(e).context(Failure::Storage)),
+    }
 }
 
 /// Replaces the submission's award rows with the staged ones (none when the

@@ -84,6 +84,7 @@ impl App {
             passwords: PasswordChecker::default(),
             login_throttle: LoginThrottle::default(),
             http: server.shared(),
+            metrics: Default::default(),
         });
         let _ = cell.set(Arc::clone(&state));
         Ok(App {

@@ -6,6 +6,7 @@ use crate::auth::SessionKeys;
 use crate::auth::password::PasswordChecker;
 use crate::auth::throttle::LoginThrottle;
 use crate::base::config::Config;
+use crate::base::metrics::Metrics;
 use crate::db::Pool;
 use crate::http;
 use crate::storage::FileStore;
@@ -35,6 +36,8 @@ pub struct AppState {
     pub login_throttle: LoginThrottle,
     /// The HTTP front end's counters (open connections, accept trouble).
     pub http: Arc<http::Shared>,
+    /// Request and generation counters for `GET /metrics`.
+    pub metrics: Metrics,
 }
 
 /// Wakes sleeping workers when work is queued.

@@ -9,6 +9,7 @@ pub mod error;
 pub mod fiscal;
 pub mod ids;
 pub mod messages;
+pub mod metrics;
 pub mod pgtext;
 pub mod tas;
 pub mod timefmt;

@@ -2,12 +2,12 @@
 //! [`LinkSigner`] and served by `GET /v1/files/{key}`.
 
 use super::links::{LinkError, LinkSigner};
-use super::{FileStore, is_safe_key};
+use super::{FileStore, StoredObject, is_safe_key};
 use crate::base::util::{random_hex, unix_now};
 use anyhow::{Context, bail};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use std::fs::{self, File};
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 /// Characters escaped in a key segment of a link (RFC 3986 unreserved stay).
@@ -104,6 +104,64 @@ impl FileStore for LocalStore {
             Some((file, _)) => Ok(Box::new(file)),
             None => bail!("the stored file is missing"),
         }
+    }
+
+    fn list(&self) -> anyhow::Result<Vec<StoredObject>> {
+        let mut found = Vec::new();
+        let mut folders = vec![self.root.clone()];
+        while let Some(folder) = folders.pop() {
+            for entry in fs::read_dir(&folder).context("cannot list the files folder")? {
+                let entry = entry.context("cannot list the files folder")?;
+                let meta = entry.metadata().context("cannot list the files folder")?;
+                if meta.is_dir() {
+                    folders.push(entry.path());
+                    continue;
+                }
+                let Ok(relative) = entry.path().strip_prefix(&self.root).map(Path::to_path_buf)
+                else {
+                    continue;
+                };
+                let key = relative
+                    .components()
+                    .map(|c| c.as_os_str().to_string_lossy())
+                    .collect::<Vec<_>>()
+                    .join("/");
+                // Copies being written (`.partial-…`) are not files yet.
+                if key.split('/').any(|segment| segment.starts_with('.')) {
+                    continue;
+                }
+                let modified = meta
+                    .modified()
+                    .ok()
+                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                    .map_or(0, |d| d.as_secs());
+                found.push(StoredObject {
+                    key,
+                    bytes: meta.len(),
+                    modified,
+                });
+            }
+        }
+        found.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(found)
+    }
+
+    fn delete(&self, key: &str) -> anyhow::Result<()> {
+        let Some(path) = self.path_of(key) else {
+            bail!("unsafe storage key")
+        };
+        match fs::remove_file(path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e).context("cannot remove a stored file"),
+        }
+    }
+
+    fn check_writable(&self) -> anyhow::Result<()> {
+        let probe = self.root.join(format!(".health-{}", random_hex(8)));
+        let written = File::create(&probe).and_then(|mut f| f.write_all(b"ok"));
+        let _ = fs::remove_file(&probe);
+        written.context("the files folder cannot be written")
     }
 
     fn signed_url(&self, key: &str, ttl_secs: u64) -> anyhow::Result<String> {

@@ -24,6 +24,36 @@ pub trait FileStore: Send + Sync {
     fn open(&self, key: &str) -> anyhow::Result<Box<dyn Read + Send>>;
     /// A download link for `key` that expires after `ttl_secs`.
     fn signed_url(&self, key: &str, ttl_secs: u64) -> anyhow::Result<String>;
+    /// Every stored file (files still being written are not listed).
+    fn list(&self) -> anyhow::Result<Vec<StoredObject>>;
+    /// Removes a stored file; a missing one is not an error.
+    fn delete(&self, key: &str) -> anyhow::Result<()>;
+    /// Whether a file could be stored now (the health check).
+    fn check_writable(&self) -> anyhow::Result<()>;
+}
+
+/// A stored file as a listing sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredObject {
+    pub key: String,
+    pub bytes: u64,
+    /// Last change, in Unix seconds.
+    pub modified: u64,
+}
+
+/// Whether a key has the form of a generated file's key: `{submission
+/// id}/{name}` or `detached/{name}`, no hidden segment.
+pub fn is_generated_key(key: &str) -> bool {
+    let Some((folder, name)) = key.split_once('/') else {
+        return false;
+    };
+    let folder_ok =
+        folder == "detached" || (!folder.is_empty() && folder.bytes().all(|b| b.is_ascii_digit()));
+    folder_ok
+        && !name.is_empty()
+        && !name.contains('/')
+        && !name.starts_with('.')
+        && is_safe_key(key)
 }
 
 /// Storage key of a generated file: `{submission_id}/{name}` inside a
@@ -66,6 +96,23 @@ mod tests {
             "a/",
         ] {
             assert!(!is_safe_key(key), "{key:?}");
+        }
+    }
+
+    #[test]
+    fn only_generated_file_keys_are_generated_keys() {
+        assert!(is_generated_key("12/SubID-12_File-E_FY20Q1_1.csv"));
+        assert!(is_generated_key("detached/File-A_FY21P06_1.csv"));
+        for key in [
+            "x/File.csv",
+            "12/.partial-abc",
+            "detached/.health",
+            "12/a/b.csv",
+            "backups/db",
+            "12/",
+            "file.csv",
+        ] {
+            assert!(!is_generated_key(key), "{key:?}");
         }
     }
 }

@@ -2,7 +2,7 @@
 //! copies and SigV4-presigned download links, through rust-s3's blocking
 //! client (no async runtime in the binary).
 
-use super::FileStore;
+use super::{FileStore, StoredObject};
 use crate::base::config::S3Settings;
 use anyhow::Context;
 use s3::creds::Credentials;
@@ -133,6 +133,43 @@ impl FileStore for S3Store {
         );
         spool.seek(SeekFrom::Start(0))?;
         Ok(Box::new(spool))
+    }
+
+    fn list(&self) -> anyhow::Result<Vec<StoredObject>> {
+        let pages = self.bucket.list(String::new(), None).map_err(|e| {
+            anyhow::anyhow!("S3 listing of {} failed: {}", self.location, describe(&e))
+        })?;
+        let mut found: Vec<StoredObject> = pages
+            .into_iter()
+            .flat_map(|page| page.contents)
+            .map(|object| StoredObject {
+                modified: time::OffsetDateTime::parse(
+                    &object.last_modified,
+                    &time::format_description::well_known::Rfc3339,
+                )
+                .map_or(0, |t| t.unix_timestamp().max(0) as u64),
+                bytes: object.size,
+                key: object.key,
+            })
+            .collect();
+        found.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(found)
+    }
+
+    fn delete(&self, key: &str) -> anyhow::Result<()> {
+        let response = self.bucket.delete_object(key).map_err(|e| {
+            anyhow::anyhow!("S3 delete in {} failed: {}", self.location, describe(&e))
+        })?;
+        let status = response.status_code();
+        anyhow::ensure!(
+            (200..300).contains(&status) || status == 404,
+            "S3 delete answered HTTP {status}"
+        );
+        Ok(())
+    }
+
+    fn check_writable(&self) -> anyhow::Result<()> {
+        self.check()
     }
 
     fn signed_url(&self, key: &str, ttl_secs: u64) -> anyhow::Result<String> {

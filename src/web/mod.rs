@@ -6,6 +6,7 @@ pub mod cors;
 pub mod detached_files;
 pub mod downloads;
 pub mod guard;
+pub mod operations;
 pub mod params;
 pub mod reference;
 pub mod session;
@@ -32,14 +33,48 @@ pub fn handle(req: &Request, st: &AppState) -> Response {
         guarded(req, || dispatch(req, st))
     };
     let response = cors::apply(req, &st.config.cors_origins, response);
-    log::info!(
-        "{} {} {} {}ms",
-        req.method(),
+    let elapsed = started.elapsed();
+    let (route, method) = (route_label(req), method_label(req));
+    st.metrics
+        .request(route, method, response.status_code, elapsed.as_secs_f64());
+    let (path, status, ms) = (
         logged_path(req),
         response.status_code,
-        started.elapsed().as_millis()
+        elapsed.as_millis() as u64,
+    );
+    log::info!(
+        method = method, path = path.as_str(), status = status, ms = ms;
+        "{} {path} {status} {ms}ms",
+        req.method()
     );
     response
+}
+
+/// The route a request is counted under: its pattern, so that ids in paths
+/// do not make a series each.
+fn route_label(req: &Request) -> &'static str {
+    let path = raw_path(req);
+    if path.starts_with(FILES_PREFIX) {
+        return "/v1/files/{key}";
+    }
+    let trimmed = path.trim_end_matches('/');
+    ROUTES
+        .iter()
+        .find(|(_, pattern, _)| pattern.trim_end_matches('/') == trimmed)
+        .map_or("unmatched", |(_, pattern, _)| pattern)
+}
+
+fn method_label(req: &Request) -> &'static str {
+    match req.method() {
+        "GET" => "GET",
+        "POST" => "POST",
+        "OPTIONS" => "OPTIONS",
+        "HEAD" => "HEAD",
+        "PUT" => "PUT",
+        "DELETE" => "DELETE",
+        "PATCH" => "PATCH",
+        _ => "other",
+    }
 }
 
 /// Runs a handler; its error, or its panic, becomes the broker's JSON answer.
@@ -116,6 +151,8 @@ pub const ROUTES: &[(&str, &str, Handler)] = &[
     ),
     ("GET", "/v1/get_file_url/", submission_info::get_file_url),
     ("GET", "/v1/openapi.json", openapi),
+    ("GET", "/v1/health/", operations::health),
+    ("GET", "/metrics", operations::metrics),
 ];
 
 /// Prefix of local file downloads, `GET /v1/files/{key}`.

@@ -19,7 +19,7 @@ use crate::state::AppState;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Attempts a task gets before it fails for good.
 pub const MAX_ATTEMPTS: i64 = 3;
@@ -91,9 +91,11 @@ impl Worker {
 
     /// Runs a claimed task to its end (done, retried later, or failed).
     pub fn run_claimed(&self, task: Task) -> anyhow::Result<TaskId> {
+        let generated = tasks::generated_file_type(&self.st, &task);
+        let started = Instant::now();
         let outcome = catch_unwind(AssertUnwindSafe(|| tasks::execute(&self.st, &task)));
         let now = now_timestamp();
-        match outcome {
+        let ended = match outcome {
             Ok(Ok(())) => {
                 queue::end_task(
                     &*self.st.pool.get()?,
@@ -102,19 +104,29 @@ impl Worker {
                     None,
                     &now,
                 )?;
+                "finished"
             }
             Ok(Err(err)) => self.on_error(&task, &err)?,
             Err(_) => {
                 log::error!("task {} ({:?}) panicked", task.task_id, task.kind);
                 let err = anyhow::anyhow!("the task panicked");
                 self.give_up(&task, &Failure::user_message(&err), &err)?;
+                "failed"
             }
+        };
+        if let Some(file_type) = generated {
+            let seconds = started.elapsed().as_secs_f64();
+            self.st
+                .metrics
+                .generation(file_type.as_str(), ended, seconds);
         }
         self.st.wake.notify();
         Ok(task.task_id)
     }
 
-    fn on_error(&self, task: &Task, err: &anyhow::Error) -> anyhow::Result<()> {
+    /// Retries, re-queues or fails a task whose attempt went wrong; returns
+    /// how the attempt ended.
+    fn on_error(&self, task: &Task, err: &anyhow::Error) -> anyhow::Result<&'static str> {
         if matches!(Failure::of(err), Some(Failure::Interrupted)) {
             log::info!(
                 "task {} ({:?}) interrupted by shutdown; queued again",
@@ -122,7 +134,7 @@ impl Worker {
                 task.kind
             );
             queue::requeue_interrupted(&*self.st.pool.get()?, task.task_id)?;
-            return Ok(());
+            return Ok("interrupted");
         }
         log::warn!(
             "task {} ({:?}) attempt {} of {MAX_ATTEMPTS} failed: {err:#}",
@@ -139,9 +151,10 @@ impl Worker {
                 (unix_now() + delay) as i64,
                 &format!("{err:#}"),
             )?;
-            return Ok(());
+            return Ok("retried");
         }
-        self.give_up(task, &Failure::user_message(err), err)
+        self.give_up(task, &Failure::user_message(err), err)?;
+        Ok("failed")
     }
 
     fn give_up(&self, task: &Task, message: &str, err: &anyhow::Error) -> anyhow::Result<()> {
@@ -184,7 +197,10 @@ pub fn spawn_workers(
             let (worker, stop) = (Worker::new(Arc::clone(st)), Arc::clone(stop));
             std::thread::Builder::new()
                 .name(format!("worker-{i}"))
-                .spawn(move || worker.run(&stop))
+                .spawn(move || {
+                    let _alive = worker.st.metrics.worker_alive();
+                    worker.run(&stop)
+                })
                 .expect("cannot start a worker thread")
         })
         .collect()

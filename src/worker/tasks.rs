@@ -6,7 +6,7 @@
 use super::Failure;
 use super::validate::{self, Checked};
 use super::write::{self, Scope, Written};
-use crate::base::domain::{JobStatus, TaskKind};
+use crate::base::domain::{FileType, JobStatus, TaskKind};
 use crate::base::ids::{FileGenerationId, JobId, TaskId};
 use crate::base::timefmt::now_timestamp;
 use crate::base::util::{random_hex, unix_now};
@@ -37,6 +37,22 @@ pub fn execute(st: &AppState, task: &Task) -> anyhow::Result<()> {
         TaskKind::GenerateForJob => generate_for_job(st, job_id()?, task.task_id),
         TaskKind::Attach => attach(st, job_id()?, fg_id()?, task.task_id),
         TaskKind::Validate => validate(st, job_id()?, task.task_id),
+    }
+}
+
+/// The file type a task generates (for the metrics); `None` for copies,
+/// validations, and tasks whose job or generation is gone.
+pub fn generated_file_type(st: &AppState, task: &Task) -> Option<FileType> {
+    let conn = st.pool.get().ok()?;
+    match (task.kind, task.job_id, task.file_generation_id) {
+        (TaskKind::GenerateShared, _, Some(fg_id)) => cache::find_file_generation(&conn, fg_id)
+            .ok()
+            .flatten()
+            .map(|fg| fg.request.file_type),
+        (TaskKind::GenerateForJob, Some(job_id), _) => {
+            jobs::find_job(&conn, job_id).ok().flatten()?.file_type
+        }
+        _ => None,
     }
 }
 

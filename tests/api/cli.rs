@@ -164,8 +164,64 @@ fn serve_demo_gives_a_working_system_in_one_command() {
 
 #[test]
 fn serve_logs_requests_without_query_strings_or_tokens() {
+    let log = log_of_a_session_with_secrets(&[]);
+    assert!(
+        log.contains("GET /v1/check_generation_status/ 200 "),
+        "{log}"
+    );
+    assert!(log.contains("POST /v1/login/ 200 "), "{log}");
+    assert!(
+        log.contains("GET /v1/check_generation_status/ 401 "),
+        "{log}"
+    );
+}
+
+#[test]
+fn json_logs_are_one_object_per_line_with_the_request_fields_and_no_secrets() {
+    let log = log_of_a_session_with_secrets(&["--log-format", "json"]);
+    let mut requests = Vec::new();
+    for line in log.lines().filter(|l| !l.trim().is_empty()) {
+        let entry: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        for field in ["time", "level", "target", "message"] {
+            assert!(entry[field].is_string(), "{field} in {line}");
+        }
+        if entry.get("status").is_some() {
+            assert!(
+                entry["method"].is_string() && entry["path"].is_string(),
+                "{line}"
+            );
+            assert!(entry["ms"].is_u64(), "{line}");
+            requests.push((
+                entry["method"].as_str().unwrap().to_string(),
+                entry["path"].as_str().unwrap().to_string(),
+                entry["status"].as_u64().unwrap(),
+            ));
+        }
+    }
+    for expected in [
+        ("POST", "/v1/login/", 200),
+        ("GET", "/v1/check_generation_status/", 200),
+        ("GET", "/v1/check_generation_status/", 401),
+        ("GET", "/v1/active_user/", 200),
+    ] {
+        assert!(
+            requests
+                .iter()
+                .any(|(m, p, s)| (m.as_str(), p.as_str(), *s) == expected),
+            "{expected:?} not in {requests:?}"
+        );
+    }
+}
+
+/// Runs the demo with `args`, logs in, downloads through a signed link, and
+/// sends bad tokens and passwords; returns the server's log after checking
+/// that no token, password, signature or secret is in it.
+fn log_of_a_session_with_secrets(args: &[&str]) -> String {
     let dir = tempfile::tempdir().unwrap();
-    let server = Served::start(dir.path(), &["--demo"], &[("RUST_LOG", "debug")]);
+    let mut all_args = vec!["--demo"];
+    all_args.extend_from_slice(args);
+    let server = Served::start(dir.path(), &all_args, &[("RUST_LOG", "debug")]);
     let addr = server.addr;
     let password = "submitter-demo-pw";
     let token = post_login(addr, "submitter@broker.local", password).json()["session_id"]
@@ -202,15 +258,6 @@ fn serve_logs_requests_without_query_strings_or_tokens() {
         b"",
     );
     let log = server.stop();
-    assert!(
-        log.contains("GET /v1/check_generation_status/ 200 "),
-        "{log}"
-    );
-    assert!(log.contains("POST /v1/login/ 200 "), "{log}");
-    assert!(
-        log.contains("GET /v1/check_generation_status/ 401 "),
-        "{log}"
-    );
     let secret = std::fs::read_to_string(dir.path().join("secret.key")).unwrap();
     for needle in [
         token.as_str(),
@@ -223,6 +270,7 @@ fn serve_logs_requests_without_query_strings_or_tokens() {
     ] {
         assert!(!log.contains(needle), "log leaks {needle}");
     }
+    log
 }
 
 #[test]

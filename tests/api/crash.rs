@@ -9,19 +9,19 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const ROWS: i64 = 150_000;
+pub(crate) const ROWS: i64 = 150_000;
 
 fn start(dir: &Path) -> Served {
     Served::start(dir, &["--workers", "1"], &[("BROKER_SECRET_KEY", SECRET)])
 }
 
-fn query<T: rusqlite::types::FromSql>(dir: &Path, sql: &str) -> T {
+pub(crate) fn query<T: rusqlite::types::FromSql>(dir: &Path, sql: &str) -> T {
     let conn = rusqlite::Connection::open(dir.join("broker.db")).unwrap();
     conn.busy_timeout(Duration::from_secs(10)).unwrap();
     conn.query_row(sql, [], |r| r.get(0)).unwrap()
 }
 
-fn wait_for(what: &str, timeout: Duration, mut ready: impl FnMut() -> bool) {
+pub(crate) fn wait_for(what: &str, timeout: Duration, mut ready: impl FnMut() -> bool) {
     let started = Instant::now();
     while !ready() {
         assert!(started.elapsed() < timeout, "timed out waiting for {what}");
@@ -30,7 +30,7 @@ fn wait_for(what: &str, timeout: Duration, mut ready: impl FnMut() -> bool) {
 }
 
 /// A data dir with the base fixture and `ROWS` D1 rows for submission 10.
-fn big_data_dir() -> tempfile::TempDir {
+pub(crate) fn big_data_dir() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let out = load_fixtures(dir.path(), &[&fixture_path("test_base.json")]);
     assert!(
@@ -53,7 +53,7 @@ fn big_data_dir() -> tempfile::TempDir {
     dir
 }
 
-fn token() -> String {
+pub(crate) fn token() -> String {
     broker_lite::auth::mint_token(
         &broker_lite::base::config::Secret::new(SECRET),
         broker_lite::base::ids::UserId(2),
@@ -64,7 +64,7 @@ fn token() -> String {
 }
 
 /// Starts the D1 generation of submission 10 and waits until it runs.
-fn start_generation(dir: &Path, addr: SocketAddr, token: &str) {
+pub(crate) fn start_generation(dir: &Path, addr: SocketAddr, token: &str) {
     let body =
         r#"{"submission_id": 10, "file_type": "D1", "start": "10/01/2019", "end": "12/31/2019"}"#;
     let headers = [

@@ -14,6 +14,7 @@ mod gtas;
 mod helpers;
 mod hostile;
 mod login;
+mod operations;
 mod race;
 mod s3;
 mod schemathesis;

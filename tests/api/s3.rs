@@ -432,3 +432,123 @@ fn an_unreachable_bucket_at_start_is_logged_and_statuses_still_answer() {
     );
     assert!(!log.contains(SECRET_KEY));
 }
+
+#[test]
+fn prune_removes_unreferenced_generated_keys_from_the_bucket() {
+    use broker_lite::storage::FileStore;
+    let Some(s3) = S3Server::start() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let out = load_fixtures(dir.path(), &[&fixture_path("test_base.json")]);
+    assert!(out.status.success());
+    let store = broker_lite::storage::s3::S3Store::new(&s3.settings(SECRET_KEY)).unwrap();
+    let local = dir.path().join("upload.csv");
+    std::fs::write(&local, b"a,b\n1,2\n").unwrap();
+    for key in [
+        "10/SubID-10_File-D1_job.csv",
+        "10/SubID-10_File-D1_old.csv",
+        "reports/not-generated.txt",
+    ] {
+        store.put(key, &local).unwrap();
+    }
+    let conn = rusqlite::Connection::open(dir.path().join("broker.db")).unwrap();
+    conn.execute(
+        "UPDATE jobs SET filename = '10/SubID-10_File-D1_job.csv'
+         WHERE submission_id = 10 AND file_type = 'D1' AND job_type = 'file_upload'",
+        [],
+    )
+    .unwrap();
+    drop(conn);
+    let endpoint = format!("http://{}", s3.addr);
+    let prune = |extra: &[&str]| {
+        let output = Command::new(crate::helpers::BIN)
+            .args(["prune", "--storage", "s3", "--min-age", "0"])
+            .args(extra)
+            .env("BROKER_DATA_DIR", dir.path())
+            .env("BROKER_S3_BUCKET", BUCKET)
+            .env("BROKER_S3_ENDPOINT", &endpoint)
+            .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+            .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+            .env_remove("BROKER_DB")
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{output:?}");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    let keys = || -> Vec<String> { store.list().unwrap().into_iter().map(|o| o.key).collect() };
+    let dry = prune(&["--dry-run"]);
+    assert!(
+        dry.contains("would remove 10/SubID-10_File-D1_old.csv (8 bytes)"),
+        "{dry}"
+    );
+    assert_eq!(keys().len(), 3);
+    let done = prune(&[]);
+    assert!(done.contains("removed 1 files, 8 bytes freed"), "{done}");
+    assert_eq!(
+        keys(),
+        ["10/SubID-10_File-D1_job.csv", "reports/not-generated.txt"]
+    );
+}
+
+#[test]
+fn health_follows_the_bucket() {
+    let Some(mut s3) = S3Server::start() else {
+        return;
+    };
+    let app = s3.app();
+    assert_eq!(app.get("/v1/health/", None).status, 200);
+    s3.stop();
+    let down = app.get("/v1/health/", None);
+    assert_eq!(down.status, 503);
+    assert_eq!(down.json()["storage"], "unavailable");
+    assert!(!down.text().contains(SECRET_KEY) && !down.text().contains(ACCESS_KEY));
+    s3.resume();
+    assert_eq!(app.get("/v1/health/", None).status, 200);
+}
+
+#[test]
+fn a_backup_with_s3_storage_serves_the_same_files_from_the_bucket() {
+    let Some(s3) = S3Server::start() else { return };
+    let app = s3.app();
+    let d1 =
+        json!({"submission_id": 10, "file_type": "D1", "start": "10/01/2019", "end": "12/31/2019"});
+    let status = generate_and_finish(&app, d1, 4);
+    let bytes = s3.get(status["url"].as_str().unwrap()).body;
+    let data_dir = app.app.state.config.data_dir.clone();
+    let root = tempfile::tempdir().unwrap();
+    let copy = root.path().join("copy");
+    let out = Command::new(crate::helpers::BIN)
+        .args(["backup", "--storage", "s3", "--to", copy.to_str().unwrap()])
+        .env("BROKER_DATA_DIR", &data_dir)
+        .env("BROKER_SECRET_KEY", SECRET)
+        .env_remove("BROKER_DB")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("stay in the S3 bucket"));
+    assert!(!copy.join("files").exists());
+    let endpoint = format!("http://{}", s3.addr);
+    let envs = [
+        ("BROKER_S3_BUCKET", BUCKET),
+        ("BROKER_S3_ENDPOINT", endpoint.as_str()),
+        ("AWS_ACCESS_KEY_ID", ACCESS_KEY),
+        ("AWS_SECRET_ACCESS_KEY", SECRET_KEY),
+    ];
+    let restored = Served::start(&copy, &["--storage", "s3"], &envs);
+    let token =
+        broker_lite::auth::mint_token(&Secret::new(SECRET), broker_lite::base::ids::UserId(4), 600)
+            .unwrap()
+            .0;
+    let target = "/v1/check_generation_status/?submission_id=10&file_type=D1";
+    let again = raw_request(
+        restored.addr,
+        "GET",
+        target,
+        &[("x-session-id", &token)],
+        b"",
+    )
+    .json();
+    assert_eq!(again["status"], "finished", "{again}");
+    assert_eq!(again["job_id"], status["job_id"]);
+    assert_eq!(s3.get(again["url"].as_str().unwrap()).body, bytes);
+    drop(restored.stop());
+}

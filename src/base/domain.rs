@@ -156,6 +156,18 @@ impl Permission {
     }
 }
 
+/// Whether the broker's File A rules take an agency code for a FREC: four
+/// characters (`fileA.py`, `filters_helper.py`).
+pub fn is_frec_code(code: &str) -> bool {
+    code.chars().count() == 4
+}
+
+/// Whether the broker's BOC comparison takes an agency code for a CGAC:
+/// three characters (`fileBOC.py`; any other length is looked up as a FREC).
+pub fn is_cgac_code(code: &str) -> bool {
+    code.chars().count() == 3
+}
+
 /// Reads a named enum out of a SQLite text column (by position or name).
 pub fn column_enum<T, I>(
     row: &rusqlite::Row<'_>,

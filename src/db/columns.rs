@@ -31,6 +31,22 @@ const fn same(a: &str, b: &str) -> bool {
     true
 }
 
+/// The select list of a column array, each name after `alias.` when an
+/// alias is given.
+pub fn select_list(columns: &[&str], alias: &str) -> String {
+    columns
+        .iter()
+        .map(|c| {
+            if alias.is_empty() {
+                c.to_string()
+            } else {
+                format!("{alias}.{c}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// `col!(LIST, "name")`: the position of a column in a constant list.
 macro_rules! col {
     ($columns:expr, $name:literal) => {
@@ -48,5 +64,7 @@ mod tests {
         const LIST: [&str; 3] = ["job_id", "job_type", "job_status"];
         assert_eq!(col!(LIST, "job_status"), 2);
         assert_eq!(position(&LIST, "job_id"), 0);
+        assert_eq!(select_list(&LIST[..2], "j"), "j.job_id, j.job_type");
+        assert_eq!(select_list(&LIST[..2], ""), "job_id, job_type");
     }
 }

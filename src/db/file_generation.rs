@@ -2,7 +2,9 @@
 //! share (D files).
 
 use crate::base::domain::{AgencyType, FileFormat, FileType, column_enum};
+use crate::base::fiscal::FiscalPeriod;
 use crate::base::ids::FileGenerationId;
+use crate::base::timefmt::parse_iso_date;
 use rusqlite::{Connection, OptionalExtension, params};
 
 /// The parameters that make two requests for a cached file type identical.
@@ -16,6 +18,16 @@ pub struct GenerationRequest {
     pub agency_type: AgencyType,
     pub file_format: FileFormat,
     pub element_numbers: bool,
+}
+
+impl GenerationRequest {
+    /// The fiscal period of a request for one (A, BOC): the month of its
+    /// dates, which are that period's first and last day.
+    pub fn fiscal_period(&self) -> anyhow::Result<FiscalPeriod> {
+        parse_iso_date(&self.end)
+            .map(FiscalPeriod::of_date)
+            .ok_or_else(|| anyhow::anyhow!("bad end date {:?}", self.end))
+    }
 }
 
 /// A row of `file_generation`.

@@ -1,9 +1,10 @@
 //! Queries on `users` and `user_affiliations`.
 
-use super::columns::col;
+use super::columns::{col, select_list};
 use crate::base::domain::{Permission, column_enum};
 use crate::base::ids::UserId;
 use rusqlite::{Connection, OptionalExtension, params};
+use std::sync::LazyLock;
 
 /// A row of `users`.
 #[derive(Debug, Clone)]
@@ -27,8 +28,7 @@ pub struct Affiliation {
     pub permission: Permission,
 }
 
-const USER_COLUMNS: &str = "user_id, email, name, title, website_admin, password_hash, skip_guide";
-/// [`USER_COLUMNS`] as a list, for reading by position (a test keeps them equal).
+/// The columns of a user, in the order rows are read (`col!` positions).
 const USER_FIELDS: [&str; 7] = [
     "user_id",
     "email",
@@ -51,20 +51,34 @@ fn user_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
     })
 }
 
-/// The columns of an affiliation, after the user's in [`find_session_user`].
-const AFFILIATION_FIELDS: [&str; 4] = ["cgac_code", "frec_code", "agency_name", "permission"];
+/// The select list of an affiliation (`a`, with its agency's name).
+const AFFILIATION_SELECT: [&str; 4] = [
+    "a.cgac_code",
+    "a.frec_code",
+    "COALESCE(c.agency_name, f.agency_name, '') AS agency_name",
+    "a.permission",
+];
 
-/// An affiliation read from `AFFILIATION_FIELDS` starting at column `at`;
+/// How an affiliation finds its agency's name.
+const AGENCY_JOINS: &str = "LEFT JOIN cgac c ON c.cgac_code = a.cgac_code
+     LEFT JOIN frec f ON f.frec_code = a.frec_code";
+
+/// An affiliation read from [`AFFILIATION_SELECT`] starting at column `at`;
 /// `None` for the row of a user without affiliations.
 fn affiliation_at(row: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Option<Affiliation>> {
-    let permission = at + col!(AFFILIATION_FIELDS, "permission");
+    let permission = at + col!(AFFILIATION_SELECT, "a.permission");
     if row.get_ref(permission)? == rusqlite::types::ValueRef::Null {
         return Ok(None);
     }
     Ok(Some(Affiliation {
-        cgac_code: row.get(at + col!(AFFILIATION_FIELDS, "cgac_code"))?,
-        frec_code: row.get(at + col!(AFFILIATION_FIELDS, "frec_code"))?,
-        agency_name: row.get(at + col!(AFFILIATION_FIELDS, "agency_name"))?,
+        cgac_code: row.get(at + col!(AFFILIATION_SELECT, "a.cgac_code"))?,
+        frec_code: row.get(at + col!(AFFILIATION_SELECT, "a.frec_code"))?,
+        agency_name: row.get(
+            at + col!(
+                AFFILIATION_SELECT,
+                "COALESCE(c.agency_name, f.agency_name, '') AS agency_name"
+            ),
+        )?,
         permission: column_enum(row, permission, Permission::parse)?,
     }))
 }
@@ -76,17 +90,18 @@ pub fn find_session_user(
     user_id: UserId,
     jti: &str,
 ) -> rusqlite::Result<Option<(User, Vec<Affiliation>)>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT u.user_id, u.email, u.name, u.title, u.website_admin, u.password_hash, u.skip_guide,
-                a.cgac_code, a.frec_code, COALESCE(c.agency_name, f.agency_name, '') AS agency_name,
-                a.permission
-         FROM users u
-         LEFT JOIN user_affiliations a ON a.user_id = u.user_id
-         LEFT JOIN cgac c ON c.cgac_code = a.cgac_code
-         LEFT JOIN frec f ON f.frec_code = a.frec_code
-         WHERE u.user_id = ?1 AND NOT EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = ?2)
-         ORDER BY a.user_affiliation_id",
-    )?;
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "SELECT {}, {} FROM users u
+             LEFT JOIN user_affiliations a ON a.user_id = u.user_id
+             {AGENCY_JOINS}
+             WHERE u.user_id = ?1 AND NOT EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = ?2)
+             ORDER BY a.user_affiliation_id",
+            select_list(&USER_FIELDS, "u"),
+            AFFILIATION_SELECT.join(", ")
+        )
+    });
+    let mut stmt = conn.prepare_cached(&SQL)?;
     let mut rows = stmt.query(params![user_id, jti])?;
     let mut found: Option<(User, Vec<Affiliation>)> = None;
     while let Some(row) = rows.next()? {
@@ -101,37 +116,30 @@ pub fn find_session_user(
 
 /// Emails compare case-insensitively, as in the broker.
 pub fn find_user_by_email(conn: &Connection, email: &str) -> rusqlite::Result<Option<User>> {
-    conn.prepare_cached(&format!(
-        "SELECT {USER_COLUMNS} FROM users WHERE email = ?1"
-    ))?
-    .query_row(params![email], user_from_row)
-    .optional()
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "SELECT {} FROM users WHERE email = ?1",
+            select_list(&USER_FIELDS, "")
+        )
+    });
+    conn.prepare_cached(&SQL)?
+        .query_row(params![email], user_from_row)
+        .optional()
 }
 
 pub fn find_affiliations(conn: &Connection, user_id: UserId) -> rusqlite::Result<Vec<Affiliation>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT a.cgac_code, a.frec_code, COALESCE(c.agency_name, f.agency_name, '') AS agency_name,
-                a.permission
-         FROM user_affiliations a
-         LEFT JOIN cgac c ON c.cgac_code = a.cgac_code
-         LEFT JOIN frec f ON f.frec_code = a.frec_code
-         WHERE a.user_id = ?1
-         ORDER BY a.user_affiliation_id",
-    )?;
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "SELECT {} FROM user_affiliations a {AGENCY_JOINS}
+             WHERE a.user_id = ?1 ORDER BY a.user_affiliation_id",
+            AFFILIATION_SELECT.join(", ")
+        )
+    });
+    let mut stmt = conn.prepare_cached(&SQL)?;
     let mut rows = stmt.query(params![user_id])?;
     let mut affiliations = Vec::new();
     while let Some(row) = rows.next()? {
         affiliations.extend(affiliation_at(row, 0)?);
     }
     Ok(affiliations)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_column_list_and_its_array_agree() {
-        assert_eq!(USER_FIELDS.join(", "), USER_COLUMNS);
-    }
 }

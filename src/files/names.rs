@@ -2,9 +2,7 @@
 //! type's `Naming`.
 
 use super::spec::{Naming, spec};
-use crate::base::domain::FileType;
-use crate::base::fiscal::FiscalPeriod;
-use crate::base::timefmt::parse_iso_date;
+use crate::base::domain::{FileType, is_cgac_code};
 use crate::db::file_generation::GenerationRequest;
 use crate::db::submissions::Submission;
 
@@ -37,20 +35,14 @@ fn date_range_tail(req: &GenerationRequest, unix_ts: u64) -> String {
 /// `FY{yy}P{mm}` of a request for a fiscal period (its dates are the
 /// period's month).
 fn period_label(req: &GenerationRequest) -> anyhow::Result<String> {
-    let end =
-        parse_iso_date(&req.end).ok_or_else(|| anyhow::anyhow!("bad end date {:?}", req.end))?;
-    Ok(FiscalPeriod::of_date(end).file_label())
+    Ok(req.fiscal_period()?.file_label())
 }
 
 /// `CGAC-097` or `FREC-1601`: a 3-character code is a CGAC, as the broker
 /// decides. Characters other than letters and digits (no real code has
 /// any) become `_`, so the name stays one path segment.
 fn agency_label(code: &str) -> String {
-    let kind = if code.chars().count() == 3 {
-        "CGAC"
-    } else {
-        "FREC"
-    };
+    let kind = if is_cgac_code(code) { "CGAC" } else { "FREC" };
     let safe: String = code
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })

@@ -197,21 +197,13 @@ const A: FileSpec = FileSpec {
     refreshed_by_fpds_load: false,
 };
 
+/// Requested and cached like File A; only its rows, layout and name differ.
 const BOC: FileSpec = FileSpec {
     file_type: FileType::Boc,
     source: Source::GtasBocComparison,
     layout: Layout::Boc,
     naming: Naming::GtasComparison,
-    in_submission: false,
-    detached: true,
-    cached: true,
-    reuse_finished: false,
-    validation: None,
-    dated: false,
-    by_period: true,
-    txt_allowed: false,
-    prerequisite: Prerequisite::None,
-    refreshed_by_fpds_load: false,
+    ..A
 };
 
 /// The specification of a file type.

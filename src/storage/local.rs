@@ -60,6 +60,47 @@ impl LocalStore {
     }
 }
 
+/// Every file under a local storage folder, by key; copies still being
+/// written (`.partial-…`) and other hidden files are not files yet.
+pub fn stored_files(root: &Path) -> anyhow::Result<Vec<StoredObject>> {
+    let mut found = Vec::new();
+    let mut folders = vec![root.to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        for entry in fs::read_dir(&folder).context("cannot list the files folder")? {
+            let entry = entry.context("cannot list the files folder")?;
+            if entry.file_name().to_string_lossy().starts_with('.') {
+                continue;
+            }
+            let meta = entry.metadata().context("cannot list the files folder")?;
+            if meta.is_dir() {
+                folders.push(entry.path());
+                continue;
+            }
+            let path = entry.path();
+            let Ok(relative) = path.strip_prefix(root) else {
+                continue;
+            };
+            let key = relative
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy())
+                .collect::<Vec<_>>()
+                .join("/");
+            let modified = meta
+                .modified()
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or(0, |d| d.as_secs());
+            found.push(StoredObject {
+                key,
+                bytes: meta.len(),
+                modified,
+            });
+        }
+    }
+    found.sort_by(|a, b| a.key.cmp(&b.key));
+    Ok(found)
+}
+
 impl FileStore for LocalStore {
     fn put(&self, key: &str, local_path: &Path) -> anyhow::Result<()> {
         let Some(target) = self.path_of(key) else {
@@ -107,43 +148,7 @@ impl FileStore for LocalStore {
     }
 
     fn list(&self) -> anyhow::Result<Vec<StoredObject>> {
-        let mut found = Vec::new();
-        let mut folders = vec![self.root.clone()];
-        while let Some(folder) = folders.pop() {
-            for entry in fs::read_dir(&folder).context("cannot list the files folder")? {
-                let entry = entry.context("cannot list the files folder")?;
-                let meta = entry.metadata().context("cannot list the files folder")?;
-                if meta.is_dir() {
-                    folders.push(entry.path());
-                    continue;
-                }
-                let Ok(relative) = entry.path().strip_prefix(&self.root).map(Path::to_path_buf)
-                else {
-                    continue;
-                };
-                let key = relative
-                    .components()
-                    .map(|c| c.as_os_str().to_string_lossy())
-                    .collect::<Vec<_>>()
-                    .join("/");
-                // Copies being written (`.partial-…`) are not files yet.
-                if key.split('/').any(|segment| segment.starts_with('.')) {
-                    continue;
-                }
-                let modified = meta
-                    .modified()
-                    .ok()
-                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-                    .map_or(0, |d| d.as_secs());
-                found.push(StoredObject {
-                    key,
-                    bytes: meta.len(),
-                    modified,
-                });
-            }
-        }
-        found.sort_by(|a, b| a.key.cmp(&b.key));
-        Ok(found)
+        stored_files(&self.root)
     }
 
     fn delete(&self, key: &str) -> anyhow::Result<()> {

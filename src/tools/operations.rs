@@ -4,6 +4,7 @@
 
 use crate::base::config::Secret;
 use crate::base::util::random_hex;
+use crate::storage::local::stored_files;
 use crate::storage::{FileStore, StoredObject, is_generated_key};
 use anyhow::{Context, bail};
 use rusqlite::Connection;
@@ -119,29 +120,14 @@ fn write_backup(
     let (mut files, mut file_bytes) = (0u64, 0u64);
     if let Some(files_dir) = files_dir.filter(|d| d.exists()) {
         let target_files = staging.join("files");
-        fs::create_dir_all(&target_files)?;
-        let mut folders = vec![files_dir.to_path_buf()];
-        while let Some(folder) = folders.pop() {
-            for entry in fs::read_dir(&folder)
-                .with_context(|| format!("cannot read {}", folder.display()))?
-            {
-                let entry = entry?;
-                let path = entry.path();
-                let relative = path.strip_prefix(files_dir)?.to_path_buf();
-                // Files still being written (`.partial-…`) are not files yet.
-                if entry.file_name().to_string_lossy().starts_with('.') {
-                    continue;
-                }
-                if entry.file_type()?.is_dir() {
-                    fs::create_dir_all(target_files.join(&relative))?;
-                    folders.push(path);
-                    continue;
-                }
-                let copied = fs::copy(&path, target_files.join(&relative))
-                    .with_context(|| format!("cannot copy {}", path.display()))?;
-                files += 1;
-                file_bytes += copied;
+        for object in stored_files(files_dir)? {
+            let target = target_files.join(&object.key);
+            if let Some(parent) = target.parent() {
+                fs::create_dir_all(parent)?;
             }
+            file_bytes += fs::copy(files_dir.join(&object.key), &target)
+                .with_context(|| format!("cannot copy the stored file {}", object.key))?;
+            files += 1;
         }
     }
 

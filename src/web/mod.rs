@@ -26,36 +26,44 @@ const MAX_LOGGED_PATH: usize = 200;
 /// Answers one request. Never panics: a panic in a handler becomes a 500.
 pub fn handle(req: &Request, st: &AppState) -> Response {
     let started = Instant::now();
+    let route = route_label(req);
     // Sizes and framing were checked by the front end (`http`).
     let response = if req.method() == "OPTIONS" {
         cors::preflight()
     } else {
-        guarded(req, || dispatch(req, st))
+        guarded(req, || dispatch(req, st, route))
     };
     let response = cors::apply(req, &st.config.cors_origins, response);
     let elapsed = started.elapsed();
-    let (route, method) = (route_label(req), method_label(req));
+    let method = method_label(req);
     st.metrics
         .request(route, method, response.status_code, elapsed.as_secs_f64());
-    let (path, status, ms) = (
-        logged_path(req),
-        response.status_code,
-        elapsed.as_millis() as u64,
-    );
-    log::info!(
-        method = method, path = path.as_str(), status = status, ms = ms;
-        "{} {path} {status} {ms}ms",
-        req.method()
-    );
+    // The path is copied (cut to length) only when the line is written.
+    if log::log_enabled!(log::Level::Info) {
+        let (path, status, ms) = (
+            logged_path(req),
+            response.status_code,
+            elapsed.as_millis() as u64,
+        );
+        log::info!(
+            method = method, path = path.as_str(), status = status, ms = ms;
+            "{} {path} {status} {ms}ms",
+            req.method()
+        );
+    }
     response
 }
 
-/// The route a request is counted under: its pattern, so that ids in paths
-/// do not make a series each.
+/// The route of local file downloads, as `route_label` names it.
+const FILES_ROUTE: &str = "/v1/files/{key}";
+
+/// The route a request is for: the pattern of `ROUTES` its path matches
+/// (trailing slash optional), [`FILES_ROUTE`], or `unmatched`. Requests are
+/// dispatched and counted by it, so ids in paths do not make a series each.
 fn route_label(req: &Request) -> &'static str {
     let path = raw_path(req);
     if path.starts_with(FILES_PREFIX) {
-        return "/v1/files/{key}";
+        return FILES_ROUTE;
     }
     let trimmed = path.trim_end_matches('/');
     ROUTES
@@ -165,23 +173,21 @@ fn openapi(_: &Request, _: &AppState) -> Result<Response, AppError> {
     Ok(Response::from_data("application/json", OPENAPI))
 }
 
-fn dispatch(req: &Request, st: &AppState) -> Result<Response, AppError> {
-    let path = raw_path(req);
-    if let Some(key) = path.strip_prefix(FILES_PREFIX) {
+/// Runs the handler of `route` (from [`route_label`]) for the request's method.
+fn dispatch(req: &Request, st: &AppState, route: &str) -> Result<Response, AppError> {
+    if route == FILES_ROUTE {
+        let key = &raw_path(req)[FILES_PREFIX.len()..];
         return match req.method() {
             "GET" => downloads::download(req, st, key),
             _ => Ok(method_not_allowed("GET")),
         };
     }
-    let route = path.trim_end_matches('/');
     let mut allowed = Vec::new();
-    for (method, pattern, handler) in ROUTES {
-        if pattern.trim_end_matches('/') == route {
-            if *method == req.method() {
-                return handler(req, st);
-            }
-            allowed.push(*method);
+    for (method, _, handler) in ROUTES.iter().filter(|(_, p, _)| *p == route) {
+        if *method == req.method() {
+            return handler(req, st);
         }
+        allowed.push(*method);
     }
     if allowed.is_empty() {
         return Err(AppError::NotFound(messages::URL_NOT_FOUND.into()));

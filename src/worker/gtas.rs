@@ -14,11 +14,13 @@
 //! aggregate in Postgres gives.
 
 use super::Failure;
+use super::pgcsv::PgCsv;
 use super::write::{Written, create_csv, finish_csv};
 use crate::base::decimal::{Decimal, Overflow, Sum};
+use crate::base::domain::is_frec_code;
 use crate::base::fiscal::FiscalPeriod;
 use crate::base::ids::SubmissionId;
-use crate::base::timefmt::{now_timestamp, parse_iso_date};
+use crate::base::timefmt::now_timestamp;
 use crate::db::file_generation::GenerationRequest;
 use crate::db::submissions;
 use crate::files::layouts::Column;
@@ -26,6 +28,8 @@ use anyhow::Context;
 use rusqlite::types::{ToSql, ValueRef};
 use rusqlite::{Connection, OptionalExtension, Statement};
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fs::File;
+use std::io::BufWriter;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -35,13 +39,6 @@ fn data(message: impl Into<String>) -> anyhow::Error {
 
 fn overflow(err: Overflow) -> anyhow::Error {
     data(format!("{err}; the file cannot be made"))
-}
-
-/// The fiscal period of an A or BOC request: the month of its dates.
-fn period_of(req: &GenerationRequest) -> anyhow::Result<FiscalPeriod> {
-    parse_iso_date(&req.end)
-        .map(FiscalPeriod::of_date)
-        .ok_or_else(|| anyhow::anyhow!("bad end date {:?}", req.end))
 }
 
 /// Binds the named parameters the statement uses (a filter may not use
@@ -56,6 +53,19 @@ fn run<'s>(
         }
     }
     Ok(stmt.raw_query())
+}
+
+/// Whether a stored value is `part` (as [`text`] would read it), without
+/// copying text.
+fn is_part(value: ValueRef<'_>, part: &Option<String>) -> bool {
+    match (value, part) {
+        (ValueRef::Text(t) | ValueRef::Blob(t), Some(p)) => t == p.as_bytes(),
+        (ValueRef::Null, None) => true,
+        (ValueRef::Integer(_) | ValueRef::Real(_), Some(_)) => {
+            text(value).as_ref() == part.as_ref()
+        }
+        _ => false,
+    }
 }
 
 fn text(value: ValueRef<'_>) -> Option<String> {
@@ -118,7 +128,7 @@ fn sql_list(items: &[&str]) -> String {
 /// exceptions; TAS moved to another agency are left out, TAS moved to this
 /// one are added.
 fn agency_filter(c: &TasColumns, code: &str) -> String {
-    let frec_given = code.chars().count() == 4;
+    let frec_given = is_frec_code(code);
     let grouped = grouped_identifiers(code);
     let mut any = Vec::new();
     any.push(match grouped {
@@ -313,6 +323,26 @@ fn file_a_query(source: StatusSource, code: &str) -> String {
     )
 }
 
+/// A File A group: the 7 TAS parts and the GTAS status.
+type ATasKey = [Option<String>; 8];
+
+/// One File A row: TAS parts, the 13 sums, the status.
+fn write_a_row(
+    out: &mut PgCsv<BufWriter<File>>,
+    key: &ATasKey,
+    sums: &[Decimal; 13],
+) -> anyhow::Result<()> {
+    for part in &key[..7] {
+        out.field(field(part)).context(Failure::Disk)?;
+    }
+    for sum in sums {
+        out.field(Some(sum.to_string().as_bytes()))
+            .context(Failure::Disk)?;
+    }
+    out.field(field(&key[7])).context(Failure::Disk)?;
+    out.end_row().context(Failure::Disk)
+}
+
 /// Writes File A for a request (agency code and the period's dates).
 pub fn write_file_a(
     conn: &Connection,
@@ -321,7 +351,7 @@ pub fn write_file_a(
     path: &Path,
     stop: &AtomicBool,
 ) -> anyhow::Result<Written> {
-    let fp = period_of(req)?;
+    let fp = req.fiscal_period()?;
     let sums_in_layout = columns
         .get(7..20)
         .is_some_and(|cols| cols.iter().zip(&A_SUMS).all(|(c, (s, _))| c.source == *s));
@@ -341,39 +371,25 @@ pub fn write_file_a(
         ],
     )?;
     // The current TAS (7 parts and status) and its sums.
-    let mut current: Option<([Option<String>; 8], [Decimal; 13])> = None;
+    let mut current: Option<(ATasKey, [Decimal; 13])> = None;
     let mut written = 0i64;
     let mut lines = 0u64;
-    let mut buf = String::new();
-    let mut flush = |group: ([Option<String>; 8], [Decimal; 13]),
-                     out: &mut super::pgcsv::PgCsv<_>|
-     -> anyhow::Result<()> {
-        let (key, sums) = group;
-        for part in &key[..7] {
-            out.field(part.as_deref().map(str::as_bytes))
-                .context(Failure::Disk)?;
-        }
-        for sum in sums {
-            buf.clear();
-            use std::fmt::Write as _;
-            let _ = write!(buf, "{sum}");
-            out.field(Some(buf.as_bytes())).context(Failure::Disk)?;
-        }
-        out.field(key[7].as_deref().map(str::as_bytes))
-            .context(Failure::Disk)?;
-        out.end_row().context(Failure::Disk)
-    };
     while let Some(row) = rows.next()? {
-        let key: [Option<String>; 8] = std::array::from_fn(|i| row.get_ref(i).ok().and_then(text));
         let line: i64 = row.get(8)?;
         let value = amount(row.get_ref(9)?, "An SF-133 amount")?
             .ok_or_else(|| data("An SF-133 line has no amount"))?;
-        let same = current.as_ref().is_some_and(|(k, _)| *k == key);
+        // Rows come ordered by TAS: a key is made only where the TAS changes.
+        let same = current.as_ref().is_some_and(|(key, _)| {
+            key.iter()
+                .enumerate()
+                .all(|(i, part)| row.get_ref(i).is_ok_and(|v| is_part(v, part)))
+        });
         if !same {
-            if let Some(done) = current.take() {
-                flush(done, &mut out)?;
+            if let Some((key, sums)) = current.take() {
+                write_a_row(&mut out, &key, &sums)?;
                 written += 1;
             }
+            let key = std::array::from_fn(|i| row.get_ref(i).ok().and_then(text));
             current = Some((key, [Decimal::ZERO; 13]));
         }
         if let Some((_, sums)) = current.as_mut() {
@@ -391,8 +407,8 @@ pub fn write_file_a(
             return Err(Failure::Interrupted.into());
         }
     }
-    if let Some(done) = current.take() {
-        flush(done, &mut out)?;
+    if let Some((key, sums)) = current.take() {
+        write_a_row(&mut out, &key, &sums)?;
         written += 1;
     }
     drop(rows);
@@ -579,7 +595,7 @@ pub fn write_boc_comparison(
     path: &Path,
     stop: &AtomicBool,
 ) -> anyhow::Result<Written> {
-    let fp = period_of(req)?;
+    let fp = req.fiscal_period()?;
     let code = req.agency_code.as_str();
     let submission_id =
         submissions::published_for_period(conn, code, i64::from(fp.year), i64::from(fp.period))?

@@ -17,6 +17,7 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
 
 /// What was written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -170,6 +171,43 @@ struct Target<'a> {
     stop: &'a AtomicBool,
 }
 
+/// Rows per batch handed from the reading thread to the writing one.
+const ROWS_PER_BATCH: usize = 256;
+/// Batches read ahead of the writer (memory stays a few MiB).
+const BATCHES_AHEAD: usize = 4;
+/// The end offset recorded for a NULL field.
+const NULL_FIELD: usize = usize::MAX;
+
+/// Rows read from SQLite and not yet written: their fields' bytes back to
+/// back, and for each field where it ends in `bytes` (or [`NULL_FIELD`]).
+#[derive(Default)]
+struct Batch {
+    bytes: Vec<u8>,
+    ends: Vec<usize>,
+    rows: usize,
+}
+
+impl Batch {
+    fn clear(&mut self) {
+        self.bytes.clear();
+        self.ends.clear();
+        self.rows = 0;
+    }
+
+    fn push(&mut self, field: Option<&[u8]>) {
+        match field {
+            Some(bytes) => {
+                self.bytes.extend_from_slice(bytes);
+                self.ends.push(self.bytes.len());
+            }
+            None => self.ends.push(NULL_FIELD),
+        }
+    }
+}
+
+/// Writes the rows of `sql` to a new file: this thread steps SQLite and
+/// copies each row's fields into a batch; a second thread formats the
+/// batches as CSV and writes them, so reading and writing share the cores.
 fn write_rows(
     conn: &Connection,
     sql: &str,
@@ -183,38 +221,94 @@ fn write_rows(
         path,
         stop,
     } = target;
-    let mut out = create_csv(path, delimiter, headers)?;
+    let out = create_csv(path, delimiter, headers)?;
     let mut stmt = conn.prepare(sql)?;
     let mut rows = stmt.query(params)?;
+    let (full, to_write) = mpsc::sync_channel::<Batch>(BATCHES_AHEAD);
+    let (spent, to_reuse) = mpsc::channel::<Batch>();
+    std::thread::scope(|scope| {
+        let writer = scope.spawn(move || write_batches(out, columns, to_write, spent));
+        let read = read_batches(&mut rows, columns.len(), full, to_reuse, stop);
+        // The writer stops at the end of the batches (or at its first error).
+        let written = writer
+            .join()
+            .map_err(|_| anyhow::anyhow!("the file writer panicked"))?;
+        let count = read?;
+        let out = written.context(Failure::Disk)?;
+        finish_csv(out, count)
+    })
+}
+
+/// Reads every row into batches and sends them to the writer; the number of
+/// rows. Ends early, without error, when the writer has stopped.
+fn read_batches(
+    rows: &mut rusqlite::Rows<'_>,
+    width: usize,
+    full: mpsc::SyncSender<Batch>,
+    to_reuse: mpsc::Receiver<Batch>,
+    stop: &AtomicBool,
+) -> anyhow::Result<i64> {
     let mut count = 0i64;
-    let (mut date_buf, mut number) = ([0u8; 8], itoa::Buffer::new());
+    let mut number = itoa::Buffer::new();
+    let mut batch = Batch::default();
     while let Some(row) = rows.next()? {
-        for (i, column) in columns.iter().enumerate() {
-            let real;
-            let field: Option<&[u8]> = match row.get_ref(i)? {
-                ValueRef::Null => None,
-                ValueRef::Text(text) if column.yyyymmdd => {
-                    match compact_date(text, &mut date_buf) {
-                        Some(()) => Some(&date_buf),
-                        None => Some(text),
-                    }
-                }
-                ValueRef::Text(bytes) | ValueRef::Blob(bytes) => Some(bytes),
-                ValueRef::Integer(n) => Some(number.format(n).as_bytes()),
-                ValueRef::Real(f) => {
-                    real = f.to_string();
-                    Some(real.as_bytes())
-                }
-            };
-            out.field(field).context(Failure::Disk)?;
+        for i in 0..width {
+            match row.get_ref(i)? {
+                ValueRef::Null => batch.push(None),
+                ValueRef::Text(bytes) | ValueRef::Blob(bytes) => batch.push(Some(bytes)),
+                ValueRef::Integer(n) => batch.push(Some(number.format(n).as_bytes())),
+                ValueRef::Real(f) => batch.push(Some(f.to_string().as_bytes())),
+            }
         }
-        out.end_row().context(Failure::Disk)?;
+        batch.rows += 1;
         count += 1;
+        if batch.rows == ROWS_PER_BATCH {
+            let mut next = to_reuse.try_recv().unwrap_or_default();
+            next.clear();
+            if full.send(std::mem::replace(&mut batch, next)).is_err() {
+                return Ok(count); // the writer failed; its error is the one to report
+            }
+        }
         if count % 4096 == 0 && stop.load(Ordering::Relaxed) {
             return Err(Failure::Interrupted.into());
         }
     }
-    finish_csv(out, count)
+    if batch.rows > 0 {
+        let _ = full.send(batch);
+    }
+    Ok(count)
+}
+
+/// Writes the batches as CSV rows until the reader is done; the file,
+/// still to be finished.
+fn write_batches(
+    mut out: PgCsv<BufWriter<File>>,
+    columns: &[Column],
+    to_write: mpsc::Receiver<Batch>,
+    spent: mpsc::Sender<Batch>,
+) -> std::io::Result<PgCsv<BufWriter<File>>> {
+    let mut date_buf = [0u8; 8];
+    for batch in to_write {
+        let mut start = 0;
+        for row in batch.ends.chunks_exact(columns.len()) {
+            for (&end, column) in row.iter().zip(columns) {
+                let field = if end == NULL_FIELD {
+                    None
+                } else {
+                    let text = &batch.bytes[start..end];
+                    start = end;
+                    match column.yyyymmdd && compact_date(text, &mut date_buf).is_some() {
+                        true => Some(&date_buf[..]),
+                        false => Some(text),
+                    }
+                };
+                out.field(field)?;
+            }
+            out.end_row()?;
+        }
+        let _ = spent.send(batch);
+    }
+    Ok(out)
 }
 
 /// A new file at `path` with its header row written.
@@ -262,6 +356,46 @@ mod tests {
             file_format: format,
             element_numbers: false,
         }
+    }
+
+    #[test]
+    fn rows_go_through_in_order_and_a_full_disk_or_a_stop_fails_the_file() {
+        let conn = in_memory();
+        // Enough rows for many batches and for the stop check (every 4096 rows).
+        conn.execute_batch(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5000)
+             INSERT INTO detached_award_procurement
+                 (detached_award_proc_unique, piid, action_date, awarding_agency_code)
+             SELECT 'k' || i, 'P' || (5001 - i), '2020-01-' || (10 + i % 2), '097' FROM n;",
+        )
+        .unwrap();
+        let (d1, csv) = (spec(FileType::D1), request(FileFormat::Csv));
+        let write = |path: &Path, stop: bool| {
+            let stop = AtomicBool::new(stop);
+            write_file(&conn, d1, Scope::Request(&csv), path, &stop)
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("d1.csv");
+        assert_eq!(write(&path, false).unwrap().rows, 5000);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let keys: Vec<&str> = text
+            .lines()
+            .skip(1)
+            .map(|l| l.split(',').next().unwrap())
+            .collect();
+        // By action date, then by id: the even rows (the 10th) first.
+        let even = (1..=5000).filter(|i| i % 2 == 0);
+        let odd = (1..=5000).filter(|i| i % 2 == 1);
+        let expected: Vec<String> = even.chain(odd).map(|i| format!("k{i}")).collect();
+        assert_eq!(keys, expected);
+
+        let err = write(Path::new("/dev/full"), false).unwrap_err();
+        assert!(matches!(Failure::of(&err), Some(Failure::Disk)), "{err:#}");
+        let err = write(&path, true).unwrap_err();
+        assert!(
+            matches!(Failure::of(&err), Some(Failure::Interrupted)),
+            "{err:#}"
+        );
     }
 
     #[test]

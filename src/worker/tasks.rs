@@ -390,41 +390,37 @@ fn validate(st: &AppState, upload_job_id: JobId, task_id: TaskId) -> anyhow::Res
     })?;
     jobs::set_status(&tx, validation.job_id, JobStatus::Running, &now_timestamp())?;
     tx.commit()?;
+    // (An S3 file is downloaded here, before the write lock is taken.)
     let file = st.storage.open(&key).context(Failure::Storage)?;
     let delimiter = if key.ends_with(".txt") { b'|' } else { b',' };
     let started = Instant::now();
-    let checked = validate::check_and_stage(&mut conn, file, file_type, delimiter, &st.stop)?;
-    let checked_ms = started.elapsed().as_millis();
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     // Still this file, and no request since: only then do its rows count.
+    // The write lock is held from here to the commit, so that stays true.
     let still_current = jobs::find_job(&tx, upload_job_id)?.is_some_and(|j| {
         j.job_status == JobStatus::Finished && j.filename.as_deref() == Some(&key)
     }) && !queue::newer_task_exists(&tx, upload_job_id, task_id)?;
-    if still_current {
-        let now = now_timestamp();
-        let valid = matches!(checked, Checked::Valid { .. });
-        validate::replace_award_rows(&tx, file_type, submission_id, valid)?;
-        match &checked {
-            Checked::Valid { rows, bytes } => {
-                jobs::finish_validation(&tx, validation.job_id, *rows, *bytes, &now)?
-            }
-            Checked::Invalid(message) => {
-                jobs::fail_validation(&tx, validation.job_id, message, &now)?
-            }
+    if !still_current {
+        log::info!(
+            "validation of {file_type} job {upload_job_id} overtaken by a newer request; nothing done"
+        );
+        return Ok(());
+    }
+    let checked =
+        validate::check_and_load(&tx, file, file_type, submission_id, delimiter, &st.stop)?;
+    let now = now_timestamp();
+    match &checked {
+        Checked::Valid { rows, bytes } => {
+            jobs::finish_validation(&tx, validation.job_id, *rows, *bytes, &now)?
         }
+        Checked::Invalid(message) => jobs::fail_validation(&tx, validation.job_id, message, &now)?,
     }
+    let checked_ms = started.elapsed().as_millis();
     tx.commit()?;
-    let recorded_ms = started.elapsed().as_millis() - checked_ms;
-    validate::clear_staged(&conn)?;
-    if still_current {
-        log::info!(
-            "validation of {file_type} job {upload_job_id}: {checked:?} \
-             (file checked and rows staged in {checked_ms} ms, recorded in {recorded_ms} ms)"
-        );
-    } else {
-        log::info!(
-            "validation of {file_type} job {upload_job_id} overtaken by a newer request; result dropped"
-        );
-    }
+    log::info!(
+        "validation of {file_type} job {upload_job_id}: {checked:?} \
+         (file checked and award rows loaded in {checked_ms} ms, committed in {} ms)",
+        started.elapsed().as_millis() - checked_ms
+    );
     Ok(())
 }

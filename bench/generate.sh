@@ -49,5 +49,6 @@ stop
 cli=$(awk '{print $6}' /tmp/bench-generate.txt | tr -d s | median)
 gen=$(awk '{print $11}' /tmp/bench-generate.txt | tr -d 's,' | median)
 all=$(awk '{print $14}' /tmp/bench-generate.txt | tr -d s | median)
-echo "median sqlite3 CLI export: ${cli}s; broker-lite file ready: ${gen}s ($(awk -v a="$gen" -v b="$cli" 'BEGIN {printf "%.2fx", a/b}')); with file-level validation: ${all}s"
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2fx", a/b}'; }
+echo "median sqlite3 CLI export: ${cli}s; broker-lite file ready: ${gen}s ($(ratio "$gen" "$cli")); with file-level validation (status finished): ${all}s ($(ratio "$all" "$cli"))"
 echo "server peak RSS: $((rss / 1024)) MiB"

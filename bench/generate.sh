@@ -1,25 +1,34 @@
 #!/usr/bin/env bash
-# D1 generation of ROWS rows through the API (267 columns, ~60 filled), side
-# by side with the sqlite3 CLI exporting the same columns and rows to CSV
-# from the same database; peak RSS of the server.
-# Usage: bench/generate.sh [ROWS=1000000] [RUNS=3]
+# D1 (or D2) generation inside a submission through the API, side by side
+# with the sqlite3 CLI exporting the same columns and rows to CSV from the
+# same database; peak RSS of the server. ROWS is the D1 row count of the
+# synthetic database (D2 gets half as many, 95% of them active).
+# Usage: bench/generate.sh [ROWS=1000000] [RUNS=3] [FILE=D1|D2]
 source "$(dirname "$0")/lib.sh"
-ROWS=${1:-1000000} RUNS=${2:-3} PORT=18182
+ROWS=${1:-1000000} RUNS=${2:-3} FILE=${3:-D1} PORT=18182
 DIR=${BENCH_DIR:-/tmp/broker-bench-$ROWS}
+case "$FILE" in
+  # layout, table, id column, extra filter, upload and validation job of submission 1
+  D1) LAYOUT=d1 TABLE=detached_award_procurement ID=detached_award_procurement_id ACTIVE="" UPLOAD=107 VALIDATION=108 ;;
+  D2) LAYOUT=d2 TABLE=published_fabs ID=published_fabs_id ACTIVE=" AND is_active = 1" UPLOAD=109 VALIDATION=110 ;;
+  *) echo "FILE must be D1 or D2" >&2; exit 2 ;;
+esac
 build; synth "$DIR" "$ROWS"
 DB="$DIR/broker.db"
-COLS=$(tail -n +2 "$ROOT/src/files/layouts/d1_columns.csv" | python3 -c '
+COLS=$(python3 -c '
 import csv, sys
 out = []
-for row in csv.reader(sys.stdin):
-    col = row[0]
-    out.append(f"replace({col}, \"-\", \"\") AS {col}" if row[3] == "yyyymmdd" else col)
-print(", ".join(out))')
-WHERE="awarding_agency_code = '097' AND action_date >= '2019-10-01' AND action_date <= '2020-09-30'"
-SQL="SELECT $COLS FROM detached_award_procurement WHERE $WHERE ORDER BY action_date, detached_award_procurement_id"
+for row in csv.DictReader(open(sys.argv[1])):
+    col = row["source_column"]
+    out.append(f"replace({col}, \"-\", \"\") AS {col}" if row["format"] == "yyyymmdd" else col)
+print(", ".join(out))' "$ROOT/src/files/layouts/${LAYOUT}_columns.csv")
+# Action dates may be timestamps: the last day is in whatever the time, as
+# in broker-lite's query (so both sides export the same rows).
+WHERE="awarding_agency_code = '097' AND action_date >= '2019-10-01' AND action_date < '2020-10-01'$ACTIVE"
+SQL="SELECT $COLS FROM $TABLE WHERE $WHERE ORDER BY action_date, $ID"
 start "$DIR" "$PORT" --workers 1
 TOKEN=$(token "$DIR")
-BODY='{"submission_id": 1, "file_type": "D1", "start": "10/01/2019", "end": "09/30/2020"}'
+BODY="{\"submission_id\": 1, \"file_type\": \"$FILE\", \"start\": \"10/01/2019\", \"end\": \"09/30/2020\"}"
 : > /tmp/bench-generate.txt
 for i in $(seq 1 "$RUNS"); do
   # sqlite3 CLI: the floor for reading these rows and writing CSV.
@@ -32,16 +41,18 @@ for i in $(seq 1 "$RUNS"); do
     "http://127.0.0.1:$PORT/v1/generate_file/" >/dev/null
   gen_secs=""
   while true; do
-    state=$(sqlite3 "$DB" "SELECT job_status FROM jobs WHERE job_id = 107")
+    state=$(sqlite3 "$DB" "SELECT job_status FROM jobs WHERE job_id = $UPLOAD")
     now=$(date +%s.%N)
     if [ "$state" = finished ] && [ -z "$gen_secs" ]; then gen_secs=$(echo "$now - $t0" | bc); fi
-    val=$(sqlite3 "$DB" "SELECT job_status FROM jobs WHERE job_id = 108")
+    val=$(sqlite3 "$DB" "SELECT job_status FROM jobs WHERE job_id = $VALIDATION")
     [ "$val" = finished ] && break
     [ "$state" = failed ] && { echo "generation failed" >&2; exit 1; }
     sleep 0.05
   done
   all_secs=$(echo "$(date +%s.%N) - $t0" | bc)
-  rows=$(sqlite3 "$DB" "SELECT number_of_rows FROM jobs WHERE job_id = 107")
+  rows=$(sqlite3 "$DB" "SELECT number_of_rows FROM jobs WHERE job_id = $UPLOAD")
+  cli_rows=$(sqlite3 "$DB" "SELECT COUNT(*) FROM $TABLE WHERE $WHERE")
+  [ "$rows" = "$cli_rows" ] || { echo "broker-lite wrote $rows rows, the CLI query selects $cli_rows" >&2; exit 1; }
   echo "run $i: rows $rows sqlite3 ${cli_secs}s (${cli_kib} KiB) broker-lite file ${gen_secs}s, with validation ${all_secs}s" | tee -a /tmp/bench-generate.txt
 done
 rss=$(peak_rss_kib "$SERVER_PID")

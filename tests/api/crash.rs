@@ -248,3 +248,56 @@ fn a_server_killed_during_a_download_serves_the_file_after_restart() {
     server.stop();
     assert_intact(dir.path());
 }
+
+#[test]
+fn a_server_killed_while_it_loads_award_rows_keeps_the_old_rows_until_the_restart_loads_all() {
+    let dir = big_data_dir();
+    let conn = rusqlite::Connection::open(dir.path().join("broker.db")).unwrap();
+    conn.busy_timeout(Duration::from_secs(10)).unwrap();
+    conn.execute_batch(
+        "INSERT INTO award_procurement (submission_id, unique_award_key)
+         VALUES (10, 'OLD_1'), (10, 'OLD_2');",
+    )
+    .unwrap();
+    let award_keys = |conn: &rusqlite::Connection| -> (i64, i64) {
+        conn.query_row(
+            "SELECT COUNT(*), COUNT(*) FILTER (WHERE unique_award_key LIKE 'OLD%')
+             FROM award_procurement WHERE submission_id = 10",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap()
+    };
+    let server = start(dir.path());
+    let token = token();
+    start_generation(dir.path(), server.addr, &token);
+    // The validation (job 1002) loads ROWS award rows in one transaction.
+    let validation = |conn: &rusqlite::Connection| -> String {
+        conn.query_row("SELECT job_status FROM jobs WHERE job_id = 1002", [], |r| {
+            r.get(0)
+        })
+        .unwrap()
+    };
+    wait_for("the validation to start", Duration::from_secs(120), || {
+        validation(&conn) == "running"
+    });
+    server.stop();
+    assert_eq!(
+        validation(&conn),
+        "running",
+        "the kill must land during the validation"
+    );
+    assert_eq!(
+        award_keys(&conn),
+        (2, 2),
+        "the old rows, and none of the new"
+    );
+
+    let server = start(dir.path());
+    wait_for("the resumed validation", Duration::from_secs(120), || {
+        validation(&conn) == "finished"
+    });
+    server.stop();
+    assert_eq!(award_keys(&conn), (ROWS, 0), "every row of the new file");
+    assert_intact(dir.path());
+}

@@ -1,6 +1,6 @@
 //! The real binary: `fixtures load`, `token`, and `serve --demo` end to end.
 
-use crate::helpers::{BIN, HttpResponse, Served, raw_request};
+use crate::helpers::{BIN, HttpResponse, Served, post_json, raw_request};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Command;
@@ -109,14 +109,8 @@ fn token_prints_a_session_token_for_a_user() {
 }
 
 fn post_login(addr: SocketAddr, email: &str, password: &str) -> HttpResponse {
-    let body = serde_json::json!({"username": email, "password": password}).to_string();
-    raw_request(
-        addr,
-        "POST",
-        "/v1/login/",
-        &[("Content-Type", "application/json")],
-        body.as_bytes(),
-    )
+    let body = serde_json::json!({"username": email, "password": password});
+    post_json(addr, "/v1/login/", &body, None)
 }
 
 #[test]
@@ -294,23 +288,13 @@ fn synth_data_generates_a_d1_with_every_kind_of_value() {
         .to_string();
     let body = serde_json::json!({"submission_id": 1, "file_type": "D1",
                                   "start": "10/01/2019", "end": "09/30/2020"});
-    let headers = [
-        ("x-session-id", token.as_str()),
-        ("Content-Type", "application/json"),
-    ];
-    let resp = raw_request(
-        server.addr,
-        "POST",
-        "/v1/generate_file/",
-        &headers,
-        body.to_string().as_bytes(),
-    );
+    let resp = post_json(server.addr, "/v1/generate_file/", &body, Some(&token));
     assert_eq!(resp.status, 200, "{}", resp.text());
     let target = "/v1/check_generation_status/?submission_id=1&file_type=D1";
     let status = (0..200)
         .map(|_| {
             std::thread::sleep(std::time::Duration::from_millis(50));
-            raw_request(server.addr, "GET", target, &headers[..1], b"").json()
+            raw_request(server.addr, "GET", target, &[("x-session-id", &token)], b"").json()
         })
         .find(|s| s["status"] != "waiting")
         .expect("the generation finishes");
@@ -403,17 +387,7 @@ fn synth_gtas_data_makes_a_and_boc_files() {
 /// Generates a detached file through the API, waits for it, and returns
 /// its rows (header first).
 fn detached_file(addr: SocketAddr, token: &str, body: serde_json::Value) -> Vec<Vec<String>> {
-    let headers = [
-        ("x-session-id", token),
-        ("Content-Type", "application/json"),
-    ];
-    let resp = raw_request(
-        addr,
-        "POST",
-        "/v1/generate_detached_file/",
-        &headers,
-        body.to_string().as_bytes(),
-    );
+    let resp = post_json(addr, "/v1/generate_detached_file/", &body, Some(token));
     assert_eq!(resp.status, 200, "{}", resp.text());
     let target = format!(
         "/v1/check_detached_generation_status/?job_id={}",
@@ -422,7 +396,7 @@ fn detached_file(addr: SocketAddr, token: &str, body: serde_json::Value) -> Vec<
     let status = (0..200)
         .map(|_| {
             std::thread::sleep(std::time::Duration::from_millis(50));
-            raw_request(addr, "GET", &target, &headers[..1], b"").json()
+            raw_request(addr, "GET", &target, &[("x-session-id", token)], b"").json()
         })
         .find(|s| s["status"] != "waiting")
         .expect("the generation finishes");

@@ -2,7 +2,7 @@
 //! load and a download, and SIGTERM during a generation. SQLite stays intact
 //! after each.
 
-use crate::helpers::{BIN, SECRET, Served, fixture_path, load_fixtures, raw_request};
+use crate::helpers::{BIN, SECRET, Served, fixture_path, load_fixtures, post_json, raw_request};
 use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::path::Path;
@@ -65,19 +65,9 @@ pub(crate) fn token() -> String {
 
 /// Starts the D1 generation of submission 10 and waits until it runs.
 pub(crate) fn start_generation(dir: &Path, addr: SocketAddr, token: &str) {
-    let body =
-        r#"{"submission_id": 10, "file_type": "D1", "start": "10/01/2019", "end": "12/31/2019"}"#;
-    let headers = [
-        ("x-session-id", token),
-        ("Content-Type", "application/json"),
-    ];
-    let resp = raw_request(
-        addr,
-        "POST",
-        "/v1/generate_file/",
-        &headers,
-        body.as_bytes(),
-    );
+    let body = serde_json::json!({"submission_id": 10, "file_type": "D1",
+                                  "start": "10/01/2019", "end": "12/31/2019"});
+    let resp = post_json(addr, "/v1/generate_file/", &body, Some(token));
     assert_eq!(resp.status, 200, "{}", resp.text());
     wait_for("the generation to start", Duration::from_secs(60), || {
         query::<String>(dir, "SELECT job_status FROM jobs WHERE job_id = 1001") == "running"

@@ -168,12 +168,7 @@ impl TestApp {
         body: &serde_json::Value,
         token: Option<&str>,
     ) -> HttpResponse {
-        let text = body.to_string();
-        let mut headers = vec![("Content-Type", "application/json")];
-        if let Some(t) = token {
-            headers.push(("x-session-id", t));
-        }
-        self.request("POST", target, &headers, text.as_bytes())
+        post_json(self.app.addr, target, body, token)
     }
 
     /// Logs in through the route and returns the session token.
@@ -243,6 +238,21 @@ impl HttpResponse {
 pub fn assert_error(resp: &HttpResponse, status: u16, message: &str) {
     assert_eq!(resp.status, status, "body: {}", resp.text());
     assert_eq!(resp.json(), serde_json::json!({ "message": message }));
+}
+
+/// A JSON POST to the server at `addr`, with a session token if given.
+pub fn post_json(
+    addr: std::net::SocketAddr,
+    target: &str,
+    body: &serde_json::Value,
+    token: Option<&str>,
+) -> HttpResponse {
+    let text = body.to_string();
+    let mut headers = vec![("Content-Type", "application/json")];
+    if let Some(t) = token {
+        headers.push(("x-session-id", t));
+    }
+    raw_request(addr, "POST", target, &headers, text.as_bytes())
 }
 
 /// One HTTP/1.1 request on a fresh connection, sent byte for byte.

@@ -2,7 +2,9 @@
 //! restore, and pruning old files (issue: operating on one host for years).
 
 use crate::crash::{ROWS, big_data_dir, query, start_generation, token, wait_for};
-use crate::helpers::{BIN, SECRET, Served, TestApp, fixture_path, load_fixtures, raw_request};
+use crate::helpers::{
+    BIN, SECRET, Served, TestApp, fixture_path, load_fixtures, post_json, raw_request,
+};
 use serde_json::{Value, json};
 use std::net::SocketAddr;
 use std::path::Path;
@@ -185,20 +187,9 @@ fn a_backup_taken_during_a_generation_under_load_serves_as_the_original_did() {
     let server = Served::start(dir.path(), &["--workers", "1"], &envs);
     let (addr, token) = (server.addr, token());
     // A finished detached file, to compare byte for byte on the copy.
-    let body =
-        r#"{"file_type": "D2", "cgac_code": "097", "start": "10/01/2019", "end": "12/31/2019"}"#;
-    let headers = [
-        ("x-session-id", token.as_str()),
-        ("Content-Type", "application/json"),
-    ];
-    let job = raw_request(
-        addr,
-        "POST",
-        "/v1/generate_detached_file/",
-        &headers,
-        body.as_bytes(),
-    )
-    .json()["job_id"]
+    let body = serde_json::json!({"file_type": "D2", "cgac_code": "097",
+                                  "start": "10/01/2019", "end": "12/31/2019"});
+    let job = post_json(addr, "/v1/generate_detached_file/", &body, Some(&token)).json()["job_id"]
         .clone();
     let mut detached = Value::Null;
     wait_for("the detached file", Duration::from_secs(60), || {

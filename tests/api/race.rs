@@ -3,7 +3,9 @@
 //! driven step by step (claim a task, make a request, run the task), then
 //! the real binary with two workers is hammered with back-to-back requests.
 
-use crate::helpers::{SECRET, Served, TestApp, generate_and_finish, raw_request, rows_of};
+use crate::helpers::{
+    SECRET, Served, TestApp, generate_and_finish, post_json, raw_request, rows_of,
+};
 use broker_lite::worker::Worker;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -149,18 +151,8 @@ fn back_to_back_requests_with_real_workers_always_end_with_the_last_one() {
     )
     .unwrap()
     .0;
-    let headers = [
-        ("x-session-id", token.as_str()),
-        ("Content-Type", "application/json"),
-    ];
     let post = |body: &Value| {
-        let resp = raw_request(
-            server.addr,
-            "POST",
-            "/v1/generate_file/",
-            &headers,
-            body.to_string().as_bytes(),
-        );
+        let resp = post_json(server.addr, "/v1/generate_file/", body, Some(&token));
         assert_eq!(resp.status, 200, "{}", resp.text());
     };
     let status = || {
@@ -168,7 +160,7 @@ fn back_to_back_requests_with_real_workers_always_end_with_the_last_one() {
             server.addr,
             "GET",
             "/v1/check_generation_status/?submission_id=10&file_type=D1",
-            &headers[..1],
+            &[("x-session-id", &token)],
             b"",
         )
         .json()

@@ -4,7 +4,7 @@
 
 use crate::helpers::{
     HttpResponse, SECRET, Served, TestApp, fixture_path, generate_and_finish, load_fixtures,
-    raw_request,
+    post_json, raw_request,
 };
 use broker_lite::base::config::{S3Settings, Secret, StorageKind};
 use serde_json::json;
@@ -299,13 +299,9 @@ fn a_wrong_secret_key_fails_the_job_and_never_reaches_the_log() {
         broker_lite::auth::mint_token(&Secret::new(SECRET), broker_lite::base::ids::UserId(2), 600)
             .unwrap()
             .0;
-    let headers = [
-        ("x-session-id", token.as_str()),
-        ("Content-Type", "application/json"),
-    ];
-    let body = br#"{"submission_id": 10, "file_type": "E"}"#;
+    let body = serde_json::json!({"submission_id": 10, "file_type": "E"});
     assert_eq!(
-        raw_request(addr, "POST", "/v1/generate_file/", &headers, body).status,
+        post_json(addr, "/v1/generate_file/", &body, Some(&token)).status,
         200
     );
     let target = "/v1/check_generation_status/?submission_id=10&file_type=E";

@@ -2,7 +2,7 @@
 //! opens with this binary and answers as it did: every status, every stored
 //! file, logins, and the token revoked back then.
 
-use crate::helpers::{Served, raw_request};
+use crate::helpers::{Served, post_json, raw_request};
 use serde_json::Value;
 use std::path::Path;
 
@@ -39,13 +39,7 @@ fn a_release_1_database_opens_and_answers_as_it_did() {
 
     // A login with a password hashed by release 1.
     let body = serde_json::json!({"username": "admin@broker.local", "password": "admin-demo-pw"});
-    let login = raw_request(
-        server.addr,
-        "POST",
-        "/v1/login/",
-        &[("Content-Type", "application/json")],
-        body.to_string().as_bytes(),
-    );
+    let login = post_json(server.addr, "/v1/login/", &body, None);
     assert_eq!(login.status, 200, "{}", login.text());
     let token = login.json()["session_id"].as_str().unwrap().to_string();
 

@@ -163,21 +163,12 @@ const E: FileSpec = FileSpec {
     refreshed_by_fpds_load: false,
 };
 
+/// Like E (same naming, prerequisite and rules); only its rows and layout differ.
 const F: FileSpec = FileSpec {
     file_type: FileType::F,
     source: Source::SubmissionSubawards,
     layout: Layout::F,
-    naming: Naming::SubmissionPeriod,
-    in_submission: true,
-    detached: false,
-    cached: false,
-    reuse_finished: false,
-    validation: None,
-    dated: false,
-    by_period: false,
-    txt_allowed: false,
-    prerequisite: Prerequisite::CrossFileValidation,
-    refreshed_by_fpds_load: false,
+    ..E
 };
 
 const A: FileSpec = FileSpec {

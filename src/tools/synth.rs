@@ -387,7 +387,7 @@ fn synth_tas_agency(i: u64) -> (Option<&'static str>, &'static str) {
 /// period, and for DOD's published period-6 submission a File B of 3 rows
 /// per TAS, most matching a BOC balance.
 pub fn synthesize_gtas(conn: &mut Connection, tas: u64, seed: u64) -> anyhow::Result<()> {
-    use crate::base::tas::TasParts;
+    use crate::base::tas::{TAS_PART_COLUMNS, TasParts};
     let base = conn.query_row("SELECT COALESCE(MAX(tas_id), 0) FROM tas_lookup", [], |r| {
         r.get::<_, i64>(0)
     })? as u64;
@@ -421,58 +421,13 @@ pub fn synthesize_gtas(conn: &mut Connection, tas: u64, seed: u64) -> anyhow::Re
         };
         (parts.tas(), parts.display_tas())
     };
-    let tas_columns: Vec<String> = [
-        "tas_id",
-        "allocation_transfer_agency",
-        "agency_identifier",
-        "beginning_period_of_availa",
-        "ending_period_of_availabil",
-        "availability_type_code",
-        "main_account_code",
-        "sub_account_code",
-        "financial_indicator2",
-        "fr_entity_type",
-        "account_title",
-        "tas",
-        "display_tas",
-    ]
-    .map(String::from)
-    .to_vec();
-    insert_rows(
-        conn,
-        "TAS",
-        &insert_sql("tas_lookup", &tas_columns),
-        tas,
-        |i, v| {
-            let t = make(i);
-            let (key, label) = labels(&t);
-            v.push(Some((base + i + 1).to_string()));
-            v.push(t.ata.map(String::from));
-            v.push(Some(t.aid.into()));
-            v.push(t.years.as_ref().map(|y| y.0.clone()));
-            v.push(t.years.as_ref().map(|y| y.1.clone()));
-            v.push(t.years.is_none().then(|| "X".into()));
-            v.push(Some(t.main.clone()));
-            v.push(Some(t.sub.clone()));
-            v.push(((base + i) % 50 == 49).then(|| "F".into()));
-            v.push(Some(format!("{}00", &t.aid[1..])));
-            v.push(Some(format!("Synthetic account {label}")));
-            v.push(Some(key));
-            v.push(Some(label));
-        },
-    )?;
-    let part_columns = [
-        "allocation_transfer_agency",
-        "agency_identifier",
-        "beginning_period_of_availa",
-        "ending_period_of_availabil",
-        "availability_type_code",
-        "main_account_code",
-        "sub_account_code",
-        "tas",
-        "display_tas",
-    ];
-    let push_parts = |t: &Tas, v: &mut Vec<Option<String>>| {
+    // A TAS's parts and its two labels, in the order `push_parts` gives them.
+    let part_columns: Vec<&str> = TAS_PART_COLUMNS
+        .iter()
+        .copied()
+        .chain(["tas", "display_tas"])
+        .collect();
+    let push_parts = |t: &Tas, v: &mut Vec<Option<String>>| -> String {
         let (key, label) = labels(t);
         v.push(t.ata.map(String::from));
         v.push(Some(t.aid.into()));
@@ -482,15 +437,37 @@ pub fn synthesize_gtas(conn: &mut Connection, tas: u64, seed: u64) -> anyhow::Re
         v.push(Some(t.main.clone()));
         v.push(Some(t.sub.clone()));
         v.push(Some(key));
-        v.push(Some(label));
+        v.push(Some(label.clone()));
+        label
     };
-    let with_parts = |extra: &[&str]| -> Vec<String> {
-        part_columns
+    let with_parts = |before: &[&str], after: &[&str]| -> Vec<String> {
+        before
             .iter()
-            .chain(extra)
+            .chain(&part_columns)
+            .chain(after)
             .map(|c| c.to_string())
             .collect()
     };
+    insert_rows(
+        conn,
+        "TAS",
+        &insert_sql(
+            "tas_lookup",
+            &with_parts(
+                &["tas_id"],
+                &["financial_indicator2", "fr_entity_type", "account_title"],
+            ),
+        ),
+        tas,
+        |i, v| {
+            let t = make(i);
+            v.push(Some((base + i + 1).to_string()));
+            let label = push_parts(&t, v);
+            v.push(((base + i) % 50 == 49).then(|| "F".into()));
+            v.push(Some(format!("{}00", &t.aid[1..])));
+            v.push(Some(format!("Synthetic account {label}")));
+        },
+    )?;
     let per_period = tas * SF133_LINES.len() as u64;
     let mut rng = Rng(seed ^ 0x133);
     insert_rows(
@@ -498,7 +475,7 @@ pub fn synthesize_gtas(conn: &mut Connection, tas: u64, seed: u64) -> anyhow::Re
         "SF-133",
         &insert_sql(
             "sf_133",
-            &with_parts(&["fiscal_year", "period", "line", "amount"]),
+            &with_parts(&[], &["fiscal_year", "period", "line", "amount"]),
         ),
         per_period * 12,
         |i, v| {
@@ -520,14 +497,17 @@ pub fn synthesize_gtas(conn: &mut Connection, tas: u64, seed: u64) -> anyhow::Re
         "failed edits",
         &insert_sql(
             "tas_failed_edits",
-            &with_parts(&[
-                "fiscal_year",
-                "period",
-                "edit_number",
-                "severity",
-                "atb_submission_status",
-                "approved_override_exists",
-            ]),
+            &with_parts(
+                &[],
+                &[
+                    "fiscal_year",
+                    "period",
+                    "edit_number",
+                    "severity",
+                    "atb_submission_status",
+                    "approved_override_exists",
+                ],
+            ),
         ),
         edited * 12,
         |i, v| {
@@ -557,17 +537,20 @@ pub fn synthesize_gtas(conn: &mut Connection, tas: u64, seed: u64) -> anyhow::Re
         "GTAS BOC",
         &insert_sql(
             "gtas_boc",
-            &with_parts(&[
-                "fiscal_year",
-                "period",
-                "ussgl_number",
-                "dollar_amount",
-                "debit_credit",
-                "begin_end",
-                "reimbursable_flag",
-                "disaster_emergency_fund_code",
-                "budget_object_class",
-            ]),
+            &with_parts(
+                &[],
+                &[
+                    "fiscal_year",
+                    "period",
+                    "ussgl_number",
+                    "dollar_amount",
+                    "debit_credit",
+                    "begin_end",
+                    "reimbursable_flag",
+                    "disaster_emergency_fund_code",
+                    "budget_object_class",
+                ],
+            ),
         ),
         tas * 12 * 4,
         |i, v| {
@@ -590,17 +573,20 @@ pub fn synthesize_gtas(conn: &mut Connection, tas: u64, seed: u64) -> anyhow::Re
         "File B",
         &insert_sql(
             "published_object_class_program_activity",
-            &with_parts(&[
-                "submission_id",
-                "row_number",
-                "object_class",
-                "by_direct_reimbursable_fun",
-                "disaster_emergency_fund_code",
-                "program_activity_code",
-                "ussgl480100_undelivered_or_cpe",
-                "ussgl490800_authority_outl_fyb",
-                "ussgl490100_delivered_orde_cpe",
-            ]),
+            &with_parts(
+                &[],
+                &[
+                    "submission_id",
+                    "row_number",
+                    "object_class",
+                    "by_direct_reimbursable_fun",
+                    "disaster_emergency_fund_code",
+                    "program_activity_code",
+                    "ussgl480100_undelivered_or_cpe",
+                    "ussgl490800_authority_outl_fyb",
+                    "ussgl490100_delivered_orde_cpe",
+                ],
+            ),
         ),
         tas * 3,
         |i, v| {

@@ -604,12 +604,14 @@ CREATE TABLE IF NOT EXISTS subaward (
     CHECK (subaward_type IS NULL OR subaward_type IN ('sub-contract', 'sub-grant'))
 );
 
--- A submission's D1 award rows, loaded from its generated D1 file.
+-- A submission's D1 award rows, loaded from its generated D1 file; the
+-- columns loaded come first, so the NULLs after them take no space (step 5).
 CREATE TABLE IF NOT EXISTS award_procurement (
     award_procurement_id INTEGER PRIMARY KEY,
     submission_id INTEGER NOT NULL REFERENCES submissions (submission_id) ON DELETE CASCADE,
-    detached_award_proc_unique TEXT,
     unique_award_key TEXT,
+    awardee_or_recipient_uei TEXT,
+    detached_award_proc_unique TEXT,
     piid TEXT,
     award_modification_amendme TEXT,
     transaction_number TEXT,
@@ -645,7 +647,6 @@ CREATE TABLE IF NOT EXISTS award_procurement (
     foreign_funding_desc TEXT,
     sam_exception TEXT,
     sam_exception_description TEXT,
-    awardee_or_recipient_uei TEXT,
     awardee_or_recipient_legal TEXT,
     vendor_doing_as_business_n TEXT,
     cage_code TEXT,
@@ -877,12 +878,14 @@ CREATE TABLE IF NOT EXISTS award_procurement (
     last_modified DATE
 );
 
--- A submission's D2 award rows, loaded from its generated D2 file.
+-- A submission's D2 award rows, loaded from its generated D2 file, the
+-- loaded columns first (step 5).
 CREATE TABLE IF NOT EXISTS award_financial_assistance (
     award_financial_assistance_id INTEGER PRIMARY KEY,
     submission_id INTEGER NOT NULL REFERENCES submissions (submission_id) ON DELETE CASCADE,
-    afa_generated_unique TEXT,
     unique_award_key TEXT,
+    awardee_or_recipient_uei TEXT,
+    afa_generated_unique TEXT,
     fain TEXT,
     award_modification_amendme TEXT,
     uri TEXT,
@@ -956,8 +959,7 @@ CREATE TABLE IF NOT EXISTS award_financial_assistance (
     action_type_description TEXT,
     record_type TEXT,
     record_type_description TEXT,
-    modified_at DATE,
-    awardee_or_recipient_uei TEXT
+    modified_at DATE
 );
 
 CREATE INDEX IF NOT EXISTS dap_awarding ON detached_award_procurement (awarding_agency_code, action_date);

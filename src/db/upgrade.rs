@@ -5,7 +5,8 @@
 //!
 //! Adding a schema change: append a [`Step`] here and make the same change at
 //! the end of the table in `schema.sql` (new columns go last, as `ALTER TABLE
-//! ADD COLUMN` puts them); a test checks that both give the same schema.
+//! ADD COLUMN` puts them, unless the step rebuilds the table); a test checks
+//! that both give the same schema.
 
 use super::SCHEMA;
 use super::value_kinds::{NUMERIC_COLUMNS, NumericKind};
@@ -36,6 +37,11 @@ pub const STEPS: &[Step] = &[
         version: 4,
         summary: "GTAS tables and published File B for detached File A and BOC generation",
         run: gtas_tables,
+    },
+    Step {
+        version: 5,
+        summary: "award rows of validated D files with their loaded columns first, to store a third as much",
+        run: award_columns_first,
     },
 ];
 
@@ -214,6 +220,12 @@ fn gtas_tables(tx: &Transaction<'_>) -> rusqlite::Result<()> {
     tx.execute_batch(include_str!("steps/v4_gtas_tables.sql"))
 }
 
+/// Version 5: `award_procurement` and `award_financial_assistance` rebuilt
+/// with the columns a validation loads right after the id, every row kept.
+fn award_columns_first(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+    tx.execute_batch(include_str!("steps/v5_award_columns_first.sql"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -343,6 +355,58 @@ mod tests {
             })
             .unwrap();
         assert_eq!(broken, 0);
+    }
+
+    #[test]
+    fn the_award_column_upgrade_keeps_every_award_row_and_value() {
+        let (_dir, mut old) = release_1_copy();
+        // Every column by name, so the rows compare across the new order.
+        let dump = |conn: &Connection, table: &str| -> Vec<String> {
+            let columns: Vec<String> = conn
+                .prepare(&format!(
+                    "SELECT name FROM pragma_table_info('{table}') ORDER BY name"
+                ))
+                .unwrap()
+                .query_map([], |r| r.get(0))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect();
+            let sql = format!("SELECT {} FROM {table} ORDER BY 1", columns.join(", "));
+            let mut stmt = conn.prepare(&sql).unwrap();
+            stmt.query_map([], |r| {
+                Ok((0..columns.len())
+                    .map(|i| format!("{}={:?}", columns[i], r.get_ref(i).unwrap()))
+                    .collect::<Vec<_>>()
+                    .join("|"))
+            })
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+        };
+        let tables = ["award_procurement", "award_financial_assistance"];
+        let before: Vec<_> = tables.iter().map(|t| dump(&old, t)).collect();
+        assert!(before.iter().all(|rows| !rows.is_empty()));
+        migrate(&mut old).unwrap();
+        let after: Vec<_> = tables.iter().map(|t| dump(&old, t)).collect();
+        assert_eq!(after, before);
+        let first: Vec<String> = old
+            .prepare(
+                "SELECT name FROM pragma_table_info('award_financial_assistance') WHERE cid < 4",
+            )
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(
+            first,
+            [
+                "award_financial_assistance_id",
+                "submission_id",
+                "unique_award_key",
+                "awardee_or_recipient_uei"
+            ]
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
-//! Streams a file's rows from SQLite into a CSV or pipe-delimited file: one
-//! row in memory at a time, buffered output, no allocation per field. The
-//! query comes from the file type's `Source`.
+//! Streams a file's rows from SQLite into a CSV or pipe-delimited file: a
+//! few batches of rows in memory at a time, buffered output, no allocation
+//! per field. The query comes from the file type's `Source`; a large D file
+//! is read by two connections at once, one half of its date range each.
 
 use super::Failure;
 use super::pgcsv::PgCsv;
@@ -12,9 +13,9 @@ use crate::files::layouts::Column;
 use crate::files::spec::{FileSpec, Source};
 use anyhow::Context;
 use rusqlite::types::ValueRef;
-use rusqlite::{Connection, Params};
+use rusqlite::{Connection, OptionalExtension, Params};
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::{BufWriter, Seek, SeekFrom, Write};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
@@ -87,13 +88,19 @@ pub fn write_file(
                 .and_then(|d| d.next_day())
                 .map(format_iso_date)
                 .ok_or_else(|| anyhow::anyhow!("bad end date {:?}", req.end))?;
-            let params = (&req.agency_code, &req.start, &day_after_end);
             let target = Target {
                 delimiter: req.file_format.delimiter(),
                 path,
                 stop,
             };
-            write_rows(conn, &sql, params, columns, &headers, target)
+            let range = DateRange {
+                table,
+                agency_column: &agency_column,
+                agency: &req.agency_code,
+                start: &req.start,
+                day_after_end: &day_after_end,
+            };
+            write_date_range(conn, &sql, range, columns, &headers, target)
         }
         (Source::SubmissionRecipients, Scope::Submission(submission_id)) => {
             let sql = format!(
@@ -222,20 +229,214 @@ fn write_rows(
         stop,
     } = target;
     let out = create_csv(path, delimiter, headers)?;
+    let (out, count) = stream_rows(conn, sql, params, columns, out, &[stop])?;
+    finish_csv(out, count)
+}
+
+/// The rows of a D file: an agency's, dated from `start` to before
+/// `day_after_end`. The file's query binds them as `?1`, `?2`, `?3`.
+#[derive(Clone, Copy)]
+struct DateRange<'a> {
+    table: &'a str,
+    agency_column: &'a str,
+    agency: &'a str,
+    start: &'a str,
+    day_after_end: &'a str,
+}
+
+/// Below this many rows a D file is read on one connection: a second one
+/// would cost more to start than it saves.
+const TWO_READERS_FROM_ROWS: i64 = 20_000;
+
+/// Writes a D file. A large one is read in two halves of its date range at
+/// once, on two connections reading the same snapshot, so that both cores
+/// step SQLite (the reading, not the writing, limits a D file); the second
+/// half goes to an unnamed temporary file appended after the first.
+fn write_date_range(
+    conn: &Connection,
+    sql: &str,
+    range: DateRange<'_>,
+    columns: &[Column],
+    headers: &[&str],
+    target: Target<'_>,
+) -> anyhow::Result<Written> {
+    let DateRange {
+        table,
+        agency_column,
+        agency,
+        start,
+        day_after_end,
+    } = range;
+    let whole = (agency, start, day_after_end);
+    // Names come from the file type's spec and the request's checked agency
+    // type, never from input. The count and the middle read the index only.
+    let rows: i64 = conn.query_row(
+        &format!(
+            "SELECT COUNT(*) FROM {table} t
+             WHERE t.{agency_column} = ?1 AND t.action_date >= ?2 AND t.action_date < ?3"
+        ),
+        whole,
+        |r| r.get(0),
+    )?;
+    let db_path = conn.path().filter(|p| !p.is_empty());
+    let (Some(db_path), true) = (db_path, rows >= TWO_READERS_FROM_ROWS) else {
+        return write_rows(conn, sql, whole, columns, headers, target);
+    };
+    let second = crate::db::open(Path::new(db_path))?;
+    let first = same_snapshot(conn, &second, db_path)?;
+    let middle = middle_date(&first, &range, rows / 2)?;
+    match middle {
+        Some(middle) => {
+            let halves = [
+                (agency, start, middle.as_str()),
+                (agency, middle.as_str(), day_after_end),
+            ];
+            write_rows_in_halves(&first, second, sql, halves, columns, headers, target)
+        }
+        None => write_rows(&first, sql, whole, columns, headers, target),
+    }
+}
+
+/// The action date `offset` rows into the range, by the index, if later
+/// than its start: the second half starts there (every row of that date is
+/// in it, so each half keeps the file's order).
+fn middle_date(
+    conn: &Connection,
+    range: &DateRange<'_>,
+    offset: i64,
+) -> anyhow::Result<Option<String>> {
+    let DateRange {
+        table,
+        agency_column,
+        agency,
+        start,
+        day_after_end,
+    } = *range;
+    let middle: Option<String> = conn
+        .query_row(
+            &format!(
+                "SELECT t.action_date FROM {table} t
+                 WHERE t.{agency_column} = ?1 AND t.action_date >= ?2 AND t.action_date < ?3
+                 ORDER BY t.action_date LIMIT 1 OFFSET ?4"
+            ),
+            (agency, start, day_after_end, offset),
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(middle.filter(|m| m.as_str() > start))
+}
+
+/// Starts a read transaction on `first` and on `second` in the same
+/// snapshot: a third connection holds the write lock (for a moment) while
+/// both take their first read, so no commit can fall between them.
+fn same_snapshot<'c>(
+    first: &'c Connection,
+    second: &Connection,
+    db_path: &str,
+) -> anyhow::Result<rusqlite::Transaction<'c>> {
+    let lock = crate::db::open(Path::new(db_path))?;
+    lock.execute_batch("BEGIN IMMEDIATE")?;
+    let tx = first.unchecked_transaction()?;
+    let first_read = "SELECT COUNT(*) FROM sqlite_schema";
+    tx.query_row(first_read, [], |_| Ok(()))?;
+    second.execute_batch("BEGIN")?;
+    second.query_row(first_read, [], |_| Ok(()))?;
+    lock.execute_batch("ROLLBACK")?;
+    Ok(tx)
+}
+
+/// Writes the first half's rows on this thread (with `first`) and the
+/// second half's on another (with `second`, already in its read
+/// transaction) into a temporary file, then appends that to the file.
+fn write_rows_in_halves<P: Params + Send>(
+    first: &Connection,
+    second: Connection,
+    sql: &str,
+    halves: [P; 2],
+    columns: &[Column],
+    headers: &[&str],
+    target: Target<'_>,
+) -> anyhow::Result<Written> {
+    let Target {
+        delimiter,
+        path,
+        stop,
+    } = target;
+    let [first_half, second_half] = halves;
+    // Either half failing stops the other; its own error is the one reported.
+    let failed = &AtomicBool::new(false);
+    let noting = move |result: anyhow::Result<(Output, i64)>| {
+        if result.is_err() {
+            failed.store(true, Ordering::Relaxed);
+        }
+        result
+    };
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let spool = tempfile::tempfile_in(dir).context(Failure::Disk)?;
+    std::thread::scope(|scope| {
+        let later = scope.spawn(move || {
+            let out = PgCsv::new(BufWriter::with_capacity(1 << 20, spool), delimiter);
+            noting(stream_rows(
+                &second,
+                sql,
+                second_half,
+                columns,
+                out,
+                &[stop, failed],
+            ))
+        });
+        let earlier = create_csv(path, delimiter, headers).and_then(|out| {
+            noting(stream_rows(
+                first,
+                sql,
+                first_half,
+                columns,
+                out,
+                &[stop, failed],
+            ))
+        });
+        let later = later
+            .join()
+            .map_err(|_| anyhow::anyhow!("the second half's reader panicked"))?;
+        let ((out, first_rows), (spooled, second_rows)) = match (earlier, later) {
+            (Ok(earlier), Ok(later)) => (earlier, later),
+            (Err(e), Err(other)) if matches!(e.downcast_ref(), Some(Failure::Interrupted)) => {
+                return Err(other);
+            }
+            (Err(e), _) | (_, Err(e)) => return Err(e),
+        };
+        let mut spooled = unbuffer(spooled)?;
+        spooled.seek(SeekFrom::Start(0)).context(Failure::Disk)?;
+        let mut out = out.into_inner();
+        out.flush().context(Failure::Disk)?;
+        std::io::copy(&mut spooled, out.get_mut()).context(Failure::Disk)?;
+        finish_csv(PgCsv::new(out, delimiter), first_rows + second_rows)
+    })
+}
+
+/// Streams the rows of `sql` into `out`; `out` and the number of rows.
+fn stream_rows(
+    conn: &Connection,
+    sql: &str,
+    params: impl Params,
+    columns: &[Column],
+    out: Output,
+    stops: &[&AtomicBool],
+) -> anyhow::Result<(Output, i64)> {
     let mut stmt = conn.prepare(sql)?;
     let mut rows = stmt.query(params)?;
     let (full, to_write) = mpsc::sync_channel::<Batch>(BATCHES_AHEAD);
     let (spent, to_reuse) = mpsc::channel::<Batch>();
     std::thread::scope(|scope| {
         let writer = scope.spawn(move || write_batches(out, columns, to_write, spent));
-        let read = read_batches(&mut rows, columns.len(), full, to_reuse, stop);
+        let read = read_batches(&mut rows, columns.len(), full, to_reuse, stops);
         // The writer stops at the end of the batches (or at its first error).
         let written = writer
             .join()
             .map_err(|_| anyhow::anyhow!("the file writer panicked"))?;
         let count = read?;
         let out = written.context(Failure::Disk)?;
-        finish_csv(out, count)
+        Ok((out, count))
     })
 }
 
@@ -246,7 +447,7 @@ fn read_batches(
     width: usize,
     full: mpsc::SyncSender<Batch>,
     to_reuse: mpsc::Receiver<Batch>,
-    stop: &AtomicBool,
+    stops: &[&AtomicBool],
 ) -> anyhow::Result<i64> {
     let mut count = 0i64;
     let mut number = itoa::Buffer::new();
@@ -269,7 +470,7 @@ fn read_batches(
                 return Ok(count); // the writer failed; its error is the one to report
             }
         }
-        if count % 4096 == 0 && stop.load(Ordering::Relaxed) {
+        if count % 4096 == 0 && stops.iter().any(|stop| stop.load(Ordering::Relaxed)) {
             return Err(Failure::Interrupted.into());
         }
     }
@@ -311,26 +512,28 @@ fn write_batches(
     Ok(out)
 }
 
+/// A file being written as CSV (or pipe-delimited) rows.
+pub(super) type Output = PgCsv<BufWriter<File>>;
+
 /// A new file at `path` with its header row written.
-pub(super) fn create_csv(
-    path: &Path,
-    delimiter: u8,
-    headers: &[&str],
-) -> anyhow::Result<PgCsv<BufWriter<File>>> {
+pub(super) fn create_csv(path: &Path, delimiter: u8, headers: &[&str]) -> anyhow::Result<Output> {
     let file = File::create(path).context(Failure::Disk)?;
     let mut out = PgCsv::new(BufWriter::with_capacity(1 << 20, file), delimiter);
     out.row(headers.iter().copied()).context(Failure::Disk)?;
     Ok(out)
 }
 
-/// Flushes and syncs a file of `rows` rows; what was written.
-pub(super) fn finish_csv(out: PgCsv<BufWriter<File>>, rows: i64) -> anyhow::Result<Written> {
-    let mut buffered = out.into_inner();
-    buffered.flush().context(Failure::Disk)?;
-    let file = buffered
+/// The file under a writer, everything written to it.
+fn unbuffer(out: Output) -> anyhow::Result<File> {
+    out.into_inner()
         .into_inner()
         .map_err(|e| anyhow::anyhow!("{}", e.error()))
-        .context(Failure::Disk)?;
+        .context(Failure::Disk)
+}
+
+/// Flushes and syncs a file of `rows` rows; what was written.
+pub(super) fn finish_csv(out: Output, rows: i64) -> anyhow::Result<Written> {
+    let file = unbuffer(out)?;
     file.sync_all().context(Failure::Disk)?;
     let bytes = file.metadata().context(Failure::Disk)?.len();
     Ok(Written {
@@ -464,5 +667,156 @@ next line'),
         assert!(text.starts_with("ContractTransactionUniqueKey|PrimeAwardUniqueKey|PIID|"));
         assert!(text.contains("k4||\"P|4\"|"));
         assert!(text.contains("k1||P,1|"));
+    }
+
+    /// A database file (two readers need one) with `rows` D1 rows of agency
+    /// 097 over January 2020, some with a time of day, and a few of others.
+    fn d1_database(rows: usize) -> (tempfile::TempDir, Connection) {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = crate::db::open_migrated(&dir.path().join("broker.db")).unwrap();
+        conn.execute(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?1)
+             INSERT INTO detached_award_procurement
+                 (detached_award_proc_unique, piid, action_date, awarding_agency_code)
+             SELECT 'k' || i, 'P,' || i,
+                    printf('2020-01-%02d', 1 + (i * 7919) % 31) || CASE WHEN i % 3 = 0 THEN ' 12:00:00' ELSE '' END,
+                    CASE WHEN i % 1000 = 0 THEN '020' ELSE '097' END
+               FROM n",
+            [rows],
+        )
+        .unwrap();
+        (dir, conn)
+    }
+
+    #[test]
+    fn a_large_d_file_read_in_two_halves_keeps_every_row_in_order_once() {
+        let (dir, conn) = d1_database(30_000);
+        let (d1, csv) = (spec(FileType::D1), request(FileFormat::Csv));
+        let day_after_end = "2020-02-01";
+        let range = DateRange {
+            table: "detached_award_procurement",
+            agency_column: "awarding_agency_code",
+            agency: "097",
+            start: &csv.start,
+            day_after_end,
+        };
+        // This file is read in two halves, split in mid-January.
+        let middle = middle_date(&conn, &range, 29_970 / 2).unwrap().unwrap();
+        assert!(
+            middle.as_str() > "2020-01-10" && middle.as_str() < "2020-01-22",
+            "{middle}"
+        );
+
+        let path = dir.path().join("d1.csv");
+        let written = write_file(
+            &conn,
+            d1,
+            Scope::Request(&csv),
+            &path,
+            &AtomicBool::new(false),
+        )
+        .unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(
+            written,
+            Written {
+                rows: 29_970,
+                bytes: text.len() as i64
+            }
+        );
+        let expected: Vec<String> = conn
+            .prepare(
+                "SELECT detached_award_proc_unique FROM detached_award_procurement
+                 WHERE awarding_agency_code = '097'
+                 ORDER BY action_date, detached_award_procurement_id",
+            )
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[0].starts_with("ContractTransactionUniqueKey,"));
+        assert_eq!(
+            lines
+                .iter()
+                .filter(|l| l.starts_with("ContractTransactionUniqueKey,"))
+                .count(),
+            1
+        );
+        let keys: Vec<&str> = lines[1..]
+            .iter()
+            .map(|l| l.split(',').next().unwrap())
+            .collect();
+        assert_eq!(keys, expected);
+        // The same bytes as one reader writes.
+        let one = dir.path().join("one.csv");
+        let sql = format!(
+            "SELECT {} FROM detached_award_procurement t
+             WHERE t.awarding_agency_code = ?1 AND t.action_date >= ?2 AND t.action_date < ?3
+             ORDER BY t.action_date, t.detached_award_procurement_id",
+            select_list("t", d1.columns())
+        );
+        let headers: Vec<&str> = d1.columns().iter().map(|c| c.header.as_str()).collect();
+        let stop = AtomicBool::new(false);
+        let target = Target {
+            delimiter: b',',
+            path: &one,
+            stop: &stop,
+        };
+        write_rows(
+            &conn,
+            &sql,
+            ("097", csv.start.as_str(), day_after_end),
+            d1.columns(),
+            &headers,
+            target,
+        )
+        .unwrap();
+        assert!(std::fs::read(&one).unwrap() == text.as_bytes());
+
+        let err = write_file(
+            &conn,
+            d1,
+            Scope::Request(&csv),
+            &path,
+            &AtomicBool::new(true),
+        )
+        .unwrap_err();
+        assert!(
+            matches!(Failure::of(&err), Some(Failure::Interrupted)),
+            "{err:#}"
+        );
+        let err = write_file(
+            &conn,
+            d1,
+            Scope::Request(&csv),
+            Path::new("/dev/full"),
+            &stop,
+        )
+        .unwrap_err();
+        assert!(matches!(Failure::of(&err), Some(Failure::Disk)), "{err:#}");
+    }
+
+    #[test]
+    fn two_readers_start_in_one_snapshot_and_leave_writers_free() {
+        let (dir, first) = d1_database(10);
+        let db_path = dir.path().join("broker.db");
+        let second = crate::db::open(&db_path).unwrap();
+        let tx = same_snapshot(&first, &second, db_path.to_str().unwrap()).unwrap();
+        // The write lock is free again: another connection commits at once.
+        let writer = crate::db::open(&db_path).unwrap();
+        writer.busy_timeout(std::time::Duration::ZERO).unwrap();
+        writer
+            .execute(
+                "DELETE FROM detached_award_procurement WHERE detached_award_proc_unique = 'k1'",
+                [],
+            )
+            .unwrap();
+        // Neither reader sees that commit.
+        let count = "SELECT COUNT(*) FROM detached_award_procurement";
+        let seen = |conn: &Connection| conn.query_row(count, [], |r| r.get::<_, i64>(0)).unwrap();
+        assert_eq!((seen(&tx), seen(&second)), (10, 10));
+        assert_eq!(seen(&writer), 9);
     }
 }

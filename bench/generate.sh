@@ -39,17 +39,7 @@ for i in $(seq 1 "$RUNS"); do
   t0=$(date +%s.%N)
   curl -fs -X POST -H "x-session-id: $TOKEN" -H 'Content-Type: application/json' -d "$BODY" \
     "http://127.0.0.1:$PORT/v1/generate_file/" >/dev/null
-  gen_secs=""
-  while true; do
-    state=$(sqlite3 "$DB" "SELECT job_status FROM jobs WHERE job_id = $UPLOAD")
-    now=$(date +%s.%N)
-    if [ "$state" = finished ] && [ -z "$gen_secs" ]; then gen_secs=$(echo "$now - $t0" | bc); fi
-    val=$(sqlite3 "$DB" "SELECT job_status FROM jobs WHERE job_id = $VALIDATION")
-    [ "$val" = finished ] && break
-    [ "$state" = failed ] && { echo "generation failed" >&2; exit 1; }
-    sleep 0.05
-  done
-  all_secs=$(echo "$(date +%s.%N) - $t0" | bc)
+  read -r gen_secs all_secs < <(python3 "$ROOT/bench/wait_jobs.py" "$DB" "$t0" "$UPLOAD" "$VALIDATION")
   rows=$(sqlite3 "$DB" "SELECT number_of_rows FROM jobs WHERE job_id = $UPLOAD")
   cli_rows=$(sqlite3 "$DB" "SELECT COUNT(*) FROM $TABLE WHERE $WHERE")
   [ "$rows" = "$cli_rows" ] || { echo "broker-lite wrote $rows rows, the CLI query selects $cli_rows" >&2; exit 1; }

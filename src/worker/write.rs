@@ -561,6 +561,17 @@ mod tests {
         }
     }
 
+    /// Writes the D1 file of `req` to `path`: its row count and its text,
+    /// whose length is the byte count reported.
+    fn write_d1(conn: &Connection, req: &GenerationRequest, path: &Path) -> (i64, String) {
+        let stop = AtomicBool::new(false);
+        let written =
+            write_file(conn, spec(FileType::D1), Scope::Request(req), path, &stop).unwrap();
+        let text = std::fs::read_to_string(path).unwrap();
+        assert_eq!(written.bytes, text.len() as i64);
+        (written.rows, text)
+    }
+
     #[test]
     fn rows_go_through_in_order_and_a_full_disk_or_a_stop_fails_the_file() {
         let conn = in_memory();
@@ -618,22 +629,8 @@ next line'),
         let path = dir.path().join("d1.csv");
         let csv = request(FileFormat::Csv);
         let d1 = spec(FileType::D1);
-        let written = write_file(
-            &conn,
-            d1,
-            Scope::Request(&csv),
-            &path,
-            &AtomicBool::new(false),
-        )
-        .unwrap();
-        let text = std::fs::read_to_string(&path).unwrap();
-        assert_eq!(
-            written,
-            Written {
-                rows: 2,
-                bytes: text.len() as i64
-            }
-        );
+        let (rows, text) = write_d1(&conn, &csv, &path);
+        assert_eq!(rows, 2);
         let lines: Vec<&str> = text.split('\n').collect();
         assert!(lines[0].starts_with("ContractTransactionUniqueKey,PrimeAwardUniqueKey,PIID,"));
         assert!(lines[1].starts_with("k4,,P|4,"), "{}", lines[1]);
@@ -708,22 +705,8 @@ next line'),
         );
 
         let path = dir.path().join("d1.csv");
-        let written = write_file(
-            &conn,
-            d1,
-            Scope::Request(&csv),
-            &path,
-            &AtomicBool::new(false),
-        )
-        .unwrap();
-        let text = std::fs::read_to_string(&path).unwrap();
-        assert_eq!(
-            written,
-            Written {
-                rows: 29_970,
-                bytes: text.len() as i64
-            }
-        );
+        let (rows, text) = write_d1(&conn, &csv, &path);
+        assert_eq!(rows, 29_970);
         let expected: Vec<String> = conn
             .prepare(
                 "SELECT detached_award_proc_unique FROM detached_award_procurement

@@ -256,31 +256,37 @@ mod tests {
         .collect()
     }
 
-    fn release_1_copy() -> (tempfile::TempDir, Connection) {
+    /// A copy of the database made by release `version` (`tests/upgrade/v{version}`).
+    fn release_copy(version: i64) -> (tempfile::TempDir, Connection) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("broker.db");
         std::fs::copy(
-            concat!(env!("CARGO_MANIFEST_DIR"), "/tests/upgrade/v1/broker.db"),
+            format!(
+                "{}/tests/upgrade/v{version}/broker.db",
+                env!("CARGO_MANIFEST_DIR")
+            ),
             &path,
         )
         .unwrap();
         let conn = crate::db::open(&path).unwrap();
+        assert_eq!(user_version(&conn).unwrap(), version);
         (dir, conn)
     }
 
     #[test]
-    fn an_upgraded_release_1_database_has_the_schema_of_a_fresh_one() {
-        let (_dir, mut old) = release_1_copy();
-        assert_eq!(user_version(&old).unwrap(), 1);
-        migrate(&mut old).unwrap();
-        assert_eq!(user_version(&old).unwrap(), SCHEMA_VERSION);
-        let fresh = in_memory();
-        assert_eq!(shape(&old), shape(&fresh));
+    fn an_upgraded_release_1_or_2_database_has_the_schema_of_a_fresh_one() {
+        for version in [1, 2] {
+            let (_dir, mut old) = release_copy(version);
+            migrate(&mut old).unwrap();
+            assert_eq!(user_version(&old).unwrap(), SCHEMA_VERSION);
+            let fresh = in_memory();
+            assert_eq!(shape(&old), shape(&fresh), "release {version}");
+        }
     }
 
     #[test]
     fn the_numeric_upgrade_rewrites_old_values_and_keeps_unreadable_ones() {
-        let (_dir, mut old) = release_1_copy();
+        let (_dir, mut old) = release_copy(1);
         old.execute_batch(
             "INSERT INTO published_fabs (published_fabs_id, federal_action_obligation, record_type,
                  face_value_loan_guarantee, is_active)
@@ -311,7 +317,7 @@ mod tests {
 
     #[test]
     fn the_gtas_upgrade_keeps_every_job_and_generation_and_takes_the_new_types() {
-        let (_dir, mut old) = release_1_copy();
+        let (_dir, mut old) = release_copy(1);
         let count = |conn: &Connection, table: &str| -> i64 {
             conn.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))
                 .unwrap()
@@ -359,7 +365,13 @@ mod tests {
 
     #[test]
     fn the_award_column_upgrade_keeps_every_award_row_and_value() {
-        let (_dir, mut old) = release_1_copy();
+        for version in [1, 2] {
+            award_rows_survive_the_upgrade_from(version);
+        }
+    }
+
+    fn award_rows_survive_the_upgrade_from(version: i64) {
+        let (_dir, mut old) = release_copy(version);
         // Every column by name, so the rows compare across the new order.
         let dump = |conn: &Connection, table: &str| -> Vec<String> {
             let columns: Vec<String> = conn

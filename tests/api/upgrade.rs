@@ -1,13 +1,13 @@
-//! A database made by release 1 (`tests/upgrade/v1`, schema version 1)
-//! opens with this binary and answers as it did: every status, every stored
-//! file, logins, and the token revoked back then.
+//! Databases made by earlier releases (`tests/upgrade/v1`, schema version
+//! 1, and `tests/upgrade/v2`, schema version 2) open with this binary and
+//! answer as they did: every status, every stored file, logins, and the
+//! token revoked back then.
 
 use crate::helpers::{Served, post_json, raw_request};
 use serde_json::Value;
 use std::path::Path;
 
-const SECRET: &str = "upgrade-test-secret-v1";
-const V1: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/upgrade/v1");
+const RELEASES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/upgrade");
 
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
@@ -24,12 +24,25 @@ fn copy_dir(from: &Path, to: &Path) {
 
 #[test]
 fn a_release_1_database_opens_and_answers_as_it_did() {
+    opens_and_answers_as_it_did("v1");
+}
+
+#[test]
+fn a_release_2_database_opens_and_answers_as_it_did() {
+    opens_and_answers_as_it_did("v2");
+}
+
+/// Serves a copy of `tests/upgrade/{release}` with the secret it was made
+/// with, and compares every answer with the one recorded then.
+fn opens_and_answers_as_it_did(release: &str) {
+    let made = format!("{RELEASES}/{release}");
     let dir = tempfile::tempdir().unwrap();
-    copy_dir(Path::new(V1), dir.path());
+    copy_dir(Path::new(&made), dir.path());
+    let secret = format!("upgrade-test-secret-{release}");
     let server = Served::start(
         dir.path(),
         &["--public-url", "http://broker.test"],
-        &[("BROKER_SECRET_KEY", SECRET)],
+        &[("BROKER_SECRET_KEY", secret.as_str())],
     );
     let version: i64 = rusqlite::Connection::open(dir.path().join("broker.db"))
         .unwrap()
@@ -37,14 +50,14 @@ fn a_release_1_database_opens_and_answers_as_it_did() {
         .unwrap();
     assert_eq!(version, broker_lite::db::SCHEMA_VERSION);
 
-    // A login with a password hashed by release 1.
+    // A login with a password hashed by that release.
     let body = serde_json::json!({"username": "admin@broker.local", "password": "admin-demo-pw"});
     let login = post_json(server.addr, "/v1/login/", &body, None);
     assert_eq!(login.status, 200, "{}", login.text());
     let token = login.json()["session_id"].as_str().unwrap().to_string();
 
     let expected: Value =
-        serde_json::from_str(&std::fs::read_to_string(format!("{V1}/expected.json")).unwrap())
+        serde_json::from_str(&std::fs::read_to_string(format!("{made}/expected.json")).unwrap())
             .unwrap();
     for (name, answer) in expected.as_object().unwrap() {
         let target = match name.split(' ').collect::<Vec<_>>()[..] {
@@ -66,7 +79,7 @@ fn a_release_1_database_opens_and_answers_as_it_did() {
         let link = body["url"].as_str().unwrap_or("#").to_string();
         if link != "#" {
             body["url"] = Value::String(link.split('?').next().unwrap().to_string());
-            // The file behind the link is the one release 1 stored, byte for byte.
+            // The file behind the link is the one that release stored, byte for byte.
             let path = link.strip_prefix("http://broker.test").unwrap();
             let file = raw_request(server.addr, "GET", path, &[], b"");
             assert_eq!(file.status, 200, "{name}");
@@ -76,14 +89,14 @@ fn a_release_1_database_opens_and_answers_as_it_did() {
                 .unwrap()
                 .strip_prefix("/v1/files/")
                 .unwrap();
-            let stored = std::fs::read(format!("{V1}/files/{key}")).unwrap();
+            let stored = std::fs::read(format!("{made}/files/{key}")).unwrap();
             assert_eq!(file.body, stored, "{name}");
         }
         assert_eq!(body, answer[1], "{name}");
     }
 
-    // The token revoked by release 1 stays revoked.
-    let revoked = std::fs::read_to_string(format!("{V1}/revoked_token.txt")).unwrap();
+    // The token revoked by that release stays revoked.
+    let revoked = std::fs::read_to_string(format!("{made}/revoked_token.txt")).unwrap();
     let session = raw_request(
         server.addr,
         "GET",

@@ -122,6 +122,7 @@ const D1: FileSpec = FileSpec {
     refreshed_by_fpds_load: true,
 };
 
+/// D1's rules, with FABS rows (active ones only) and its own award table.
 const D2: FileSpec = FileSpec {
     file_type: FileType::D2,
     source: Source::AgencyDateRange {
@@ -130,20 +131,12 @@ const D2: FileSpec = FileSpec {
         active_only: true,
     },
     layout: Layout::D2,
-    naming: Naming::DateRange,
-    in_submission: true,
-    detached: true,
-    cached: true,
-    reuse_finished: true,
     validation: Some(AwardLoad {
         table: "award_financial_assistance",
         uei_source: "uei",
     }),
-    dated: true,
-    by_period: false,
-    txt_allowed: true,
-    prerequisite: Prerequisite::Files(&["A", "B", "C"]),
     refreshed_by_fpds_load: false,
+    ..D1
 };
 
 const E: FileSpec = FileSpec {
